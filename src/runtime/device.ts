@@ -1,0 +1,359 @@
+import { MemoryStats } from "./memory.ts";
+import { BufferPool } from "./pool.ts";
+
+/** Adapter facts, as reported by WebGPU. */
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  description: string;
+  isFallbackAdapter: boolean;
+}
+
+/** Options for {@linkcode Device.create}. */
+export interface DeviceOptions {
+  /** Passed to `navigator.gpu.requestAdapter`. */
+  powerPreference?: GPUPowerPreference;
+  /** Dispatches recorded before an automatic submit (bounds encoder memory). Default 2048. */
+  maxDispatchesPerSubmit?: number;
+}
+
+/** One compute dispatch: a pipeline, its storage buffers and its uniform parameters. */
+export interface Dispatch {
+  /** Pipeline from {@linkcode Device.pipeline}. */
+  pipeline: GPUComputePipeline;
+  /** Storage buffers bound at @binding(1), @binding(2), ... in order. */
+  buffers: GPUBuffer[];
+  /** Uniform parameters bound at @binding(0); omit when the kernel declares none. */
+  params?: ArrayBuffer | ArrayBufferView;
+  /** Workgroup counts [x, y, z]; each must be ≤ 65535. */
+  workgroups: [number, number?, number?];
+}
+
+// Raised limits: the defaults (128 MiB storage binding, 16 KiB workgroup memory) are too small
+// for BERT-base attention scores at batch 32 and for the large matmul tiles.
+const RAISED_LIMITS = [
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupSizeY",
+  "maxStorageBuffersPerShaderStage",
+] as const;
+
+const MAX_UNIFORM_CACHE = 8192;
+
+/**
+ * A WebGPU adapter + device with the pieces training needs: a pipeline cache (each WGSL variant is
+ * compiled once), a buffer pool, an immutable uniform cache, memory accounting by category, and a
+ * command encoder that batches every dispatch until {@linkcode Device.flush} or a readback.
+ *
+ * WebGPU errors (validation, out-of-memory, device loss) are collected as they happen and thrown
+ * with their reason from the next {@linkcode Device.sync} or readback.
+ */
+export class Device {
+  /** The WebGPU device. */
+  readonly gpu: GPUDevice;
+  /** Adapter facts (vendor, architecture, description, isFallbackAdapter). */
+  readonly adapterInfo: AdapterInfo;
+  /** Live GPU bytes we allocated, by category. */
+  readonly memory: MemoryStats = new MemoryStats();
+  /** Limits granted to the device. */
+  readonly limits: GPUSupportedLimits;
+  /** @internal */
+  readonly pool: BufferPool;
+
+  readonly #pipelines = new Map<string, GPUComputePipeline>();
+  readonly #modules = new Map<string, GPUShaderModule>();
+  readonly #uniforms = new Map<string, GPUBuffer>();
+  readonly #retiredUniforms: GPUBuffer[] = [];
+  readonly #maxDispatches: number;
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #pending = 0;
+  #errors: string[] = [];
+  #lost: string | null = null;
+  #dummy: GPUBuffer | null = null;
+
+  private constructor(gpu: GPUDevice, info: AdapterInfo, options: DeviceOptions) {
+    this.gpu = gpu;
+    this.adapterInfo = info;
+    this.limits = gpu.limits;
+    this.pool = new BufferPool(gpu, this.memory);
+    this.#maxDispatches = options.maxDispatchesPerSubmit ?? 2048;
+    gpu.addEventListener("uncapturederror", (e) => {
+      const err = (e as GPUUncapturedErrorEvent).error;
+      if (this.#errors.length < 10) this.#errors.push(`${err.constructor.name}: ${err.message}`);
+    });
+    gpu.lost.then((info) => {
+      this.#lost = `${info.reason}: ${info.message}`;
+    });
+  }
+
+  /**
+   * Requests an adapter and a device with raised limits.
+   * @throws {Error} when WebGPU is missing or no adapter is found, saying what to install.
+   */
+  static async create(options: DeviceOptions = {}): Promise<Device> {
+    const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+    if (!gpu) {
+      throw new Error(
+        "WebGPU is not available (navigator.gpu is undefined). Use Deno ≥ 2 (WebGPU is built in) " +
+          "or a browser with WebGPU enabled.",
+      );
+    }
+    const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference });
+    if (!adapter) {
+      throw new Error(
+        "No WebGPU adapter found. On Linux without a GPU install Mesa's software drivers " +
+          "(`apt-get install -y mesa-vulkan-drivers libgl1-mesa-dri`); with a GPU, install its " +
+          "Vulkan driver. In a browser, enable WebGPU (chrome://flags/#enable-unsafe-webgpu).",
+      );
+    }
+    const requiredLimits: Record<string, number> = {};
+    for (const name of RAISED_LIMITS) {
+      const value = adapter.limits[name];
+      if (typeof value === "number") requiredLimits[name] = value;
+    }
+    const device = await adapter.requestDevice({ requiredLimits });
+    const raw = adapter.info;
+    const info: AdapterInfo = {
+      vendor: raw.vendor,
+      architecture: raw.architecture,
+      description: raw.description,
+      isFallbackAdapter: (raw as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+        /llvmpipe|lavapipe|swiftshader/i.test(raw.description),
+    };
+    return new Device(device, info, options);
+  }
+
+  /** A one-line description of the adapter, for logs. */
+  describe(): string {
+    const { description, vendor, architecture, isFallbackAdapter } = this.adapterInfo;
+    const name = description || [vendor, architecture].filter(Boolean).join(" ") || "unknown";
+    return `${name}${isFallbackAdapter ? " (software)" : ""}`;
+  }
+
+  /**
+   * The compute pipeline for `code` with `constants` (WGSL `override`s), compiled once and cached.
+   * @param key unique name of the WGSL source (e.g. its file name).
+   */
+  pipeline(
+    key: string,
+    code: string,
+    constants: Record<string, number> = {},
+    entryPoint = "main",
+  ): GPUComputePipeline {
+    const names = Object.keys(constants).sort();
+    const id = `${key}:${entryPoint}:${names.map((n) => `${n}=${constants[n]}`).join(",")}`;
+    let p = this.#pipelines.get(id);
+    if (!p) {
+      let module = this.#modules.get(key);
+      if (!module) {
+        module = this.gpu.createShaderModule({ code, label: key });
+        this.#modules.set(key, module);
+      }
+      p = this.gpu.createComputePipeline({
+        label: id,
+        layout: "auto",
+        compute: { module, entryPoint, constants },
+      });
+      this.#pipelines.set(id, p);
+    }
+    return p;
+  }
+
+  /** Number of distinct pipelines compiled so far. */
+  get pipelineCount(): number {
+    return this.#pipelines.size;
+  }
+
+  /**
+   * An immutable uniform buffer holding `data`, cached by content: training repeats the same
+   * shapes every step, so after the first step no uniform is written at all, and an immutable
+   * buffer can never be overwritten while queued work still reads it.
+   */
+  uniform(data: ArrayBuffer | ArrayBufferView): GPUBuffer {
+    const bytes = data instanceof ArrayBuffer
+      ? new Uint8Array(data)
+      : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    let key = "";
+    const words = new Uint32Array(
+      bytes.buffer.slice(
+        bytes.byteOffset,
+        bytes.byteOffset + bytes.byteLength - (bytes.byteLength % 4),
+      ),
+    );
+    for (let i = 0; i < words.length; i++) key += words[i].toString(36) + ",";
+    let buf = this.#uniforms.get(key);
+    if (buf) {
+      // Refresh LRU position.
+      this.#uniforms.delete(key);
+      this.#uniforms.set(key, buf);
+      return buf;
+    }
+    const size = Math.max(16, Math.ceil(bytes.byteLength / 16) * 16);
+    buf = this.gpu.createBuffer({
+      size,
+      usage: GPUBufferUsage.UNIFORM,
+      mappedAtCreation: true,
+      label: "params",
+    });
+    new Uint8Array(buf.getMappedRange()).set(bytes);
+    buf.unmap();
+    this.#uniforms.set(key, buf);
+    if (this.#uniforms.size > MAX_UNIFORM_CACHE) {
+      const oldest = this.#uniforms.keys().next().value as string;
+      this.#retiredUniforms.push(this.#uniforms.get(oldest)!);
+      this.#uniforms.delete(oldest);
+    }
+    return buf;
+  }
+
+  /** A 4-byte storage buffer to bind where a kernel's optional input is absent. */
+  get dummyBuffer(): GPUBuffer {
+    return this.#dummy ??= this.gpu.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+      label: "dummy",
+    });
+  }
+
+  /** The compute pass that queued dispatches go into (opened on demand). */
+  computePass(): GPUComputePassEncoder {
+    this.#assertAlive();
+    if (!this.#pass) {
+      this.#encoder ??= this.gpu.createCommandEncoder();
+      this.#pass = this.#encoder.beginComputePass();
+    }
+    return this.#pass;
+  }
+
+  /** The command encoder for copies (closes the open compute pass first). */
+  commandEncoder(): GPUCommandEncoder {
+    this.#assertAlive();
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+    return this.#encoder ??= this.gpu.createCommandEncoder();
+  }
+
+  /** Queues one dispatch; nothing runs until the next flush (explicit, automatic or readback). */
+  dispatch(d: Dispatch): void {
+    const pass = this.computePass();
+    const layout = d.pipeline.getBindGroupLayout(0);
+    const entries: GPUBindGroupEntry[] = [];
+    if (d.params) entries.push({ binding: 0, resource: { buffer: this.uniform(d.params) } });
+    d.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, this.gpu.createBindGroup({ layout, entries }));
+    const [x, y = 1, z = 1] = d.workgroups;
+    if (x > 65535 || y > 65535 || z > 65535) {
+      throw new Error(`dispatch ${d.pipeline.label}: workgroups [${x}, ${y}, ${z}] exceed 65535`);
+    }
+    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    this.noteQueued();
+  }
+
+  /** @internal Counts a recorded command and submits when the batch is full. */
+  noteQueued(): void {
+    if (++this.#pending >= this.#maxDispatches) this.flush();
+  }
+
+  /** Submits all queued commands without waiting for them. */
+  flush(): void {
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+    if (this.#encoder) {
+      this.gpu.queue.submit([this.#encoder.finish()]);
+      this.#encoder = null;
+      this.#pending = 0;
+    }
+    if (this.#retiredUniforms.length) {
+      for (const b of this.#retiredUniforms) b.destroy();
+      this.#retiredUniforms.length = 0;
+    }
+  }
+
+  /**
+   * Writes `data` into `buffer` at `offset` bytes. Queued commands are submitted first: a queue
+   * write runs before any later submit, so it must not overtake work that still reads the buffer.
+   */
+  write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    this.flush();
+    this.gpu.queue.writeBuffer(
+      buffer,
+      offset,
+      data.buffer as ArrayBuffer,
+      data.byteOffset,
+      data.byteLength,
+    );
+  }
+
+  /**
+   * Copies `bytes` bytes of `buffer` from `offset` back to the CPU (submits queued work first).
+   * @throws {Error} with the WebGPU reason if an error happened since the last check.
+   */
+  async read(buffer: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const staging = this.gpu.createBuffer({
+      size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      label: "readback",
+    });
+    this.commandEncoder().copyBufferToBuffer(buffer, offset, staging, 0, size);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+      this.#throwErrors();
+      return staging.getMappedRange().slice(0, bytes);
+    } catch (e) {
+      this.#throwErrors();
+      throw e;
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  /**
+   * Waits until all queued GPU work is done.
+   * @throws {Error} with the WebGPU reason if a validation error, out-of-memory or device loss
+   * happened since the last check.
+   */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.gpu.queue.onSubmittedWorkDone();
+    this.#throwErrors();
+  }
+
+  /** Frees pooled buffers (after submitting queued work). */
+  emptyCache(): void {
+    this.flush();
+    this.pool.clear();
+  }
+
+  /** Releases the GPU device; the Device is unusable afterwards. */
+  destroy(): void {
+    this.flush();
+    this.pool.clear();
+    for (const b of this.#uniforms.values()) b.destroy();
+    this.#uniforms.clear();
+    this.gpu.destroy();
+  }
+
+  #assertAlive(): void {
+    if (this.#lost) throw new Error(`WebGPU device lost (${this.#lost})`);
+  }
+
+  #throwErrors(): void {
+    this.#assertAlive();
+    if (this.#errors.length) {
+      const msg = this.#errors.join("\n");
+      this.#errors = [];
+      throw new Error(`WebGPU error: ${msg}`);
+    }
+  }
+}
