@@ -8,6 +8,7 @@ import { isGradEnabled } from "./grad_mode.ts";
 export class SavedTensor {
   #t: Tensor | null;
 
+  /** Saves `t` (its storage counts as "activation" while it is a workspace buffer). */
   constructor(t: Tensor) {
     t.storage.save();
     // A private handle that no tidy scope owns: the save reference keeps the buffer alive.

@@ -3,9 +3,13 @@ import { BufferPool } from "./pool.ts";
 
 /** Adapter facts, as reported by WebGPU. */
 export interface AdapterInfo {
+  /** Adapter vendor (may be a PCI id or empty). */
   vendor: string;
+  /** GPU architecture family (may be empty). */
   architecture: string;
+  /** Driver-provided name, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
   description: string;
+  /** True for software adapters (llvmpipe, lavapipe, SwiftShader). */
   isFallbackAdapter: boolean;
 }
 

@@ -15,6 +15,7 @@ export class Storage {
   /** Bytes of the GPU buffer. */
   readonly bytes: number;
 
+  /** Takes a buffer of ≥ `bytes` bytes from the device's pool and counts it under `category`. */
   constructor(readonly device: Device, bytes: number, category: MemoryCategory, label: string) {
     this.#buffer = device.pool.acquire(bytes, label);
     this.bytes = this.#buffer.size;

@@ -1,0 +1,29 @@
+/**
+ * velora: memory-efficient training of transformer models on WebGPU, in Deno.
+ *
+ * Runtime ({@linkcode Device}), tensors with autograd ({@linkcode Tensor}), our WGSL kernels as
+ * ops, PyTorch-style `nn` modules and optimizers, Hugging Face model ports, and VeLoRA (Miles et
+ * al., "VeLoRA: Memory Efficient Training using Rank-1 Sub-Token Projections", NeurIPS 2024).
+ *
+ * @example
+ * ```ts
+ * import { Device, Tensor } from "./mod.ts";
+ * const device = await Device.create();
+ * const x = Tensor.from(device, [1, 2, 3, 4], [2, 2], { requiresGrad: true });
+ * ```
+ * @module
+ */
+
+export { Device } from "./src/runtime/device.ts";
+export type { AdapterInfo, DeviceOptions, Dispatch } from "./src/runtime/device.ts";
+export { MEMORY_CATEGORIES, MemoryStats } from "./src/runtime/memory.ts";
+export type { MemoryCategory } from "./src/runtime/memory.ts";
+export { Tensor } from "./src/tensor/tensor.ts";
+export { Storage } from "./src/tensor/storage.ts";
+export type { TensorOptions } from "./src/tensor/tensor.ts";
+export type { DType } from "./src/tensor/dtype.ts";
+export { tidy } from "./src/tensor/scope.ts";
+export { isGradEnabled, noGrad, setGradEnabled } from "./src/autograd/grad_mode.ts";
+export { record, releaseGraph, SavedTensor } from "./src/autograd/node.ts";
+export type { BackwardFn, GradNode, SaveFn } from "./src/autograd/node.ts";
+export * as ops from "./src/ops/mod.ts";
