@@ -72,7 +72,7 @@ export class Tensor {
         `Tensor.from: data has ${data.length} elements but shape [${shape}] needs ${n}`,
       );
     }
-    const t = Tensor.empty(device, shape, options);
+    const t = Tensor.empty(device, shape, { ...options, dtype });
     const typed = dtype === "i32"
       ? (data instanceof Int32Array ? data : Int32Array.from(data))
       : (data instanceof Float32Array ? data : Float32Array.from(data));
