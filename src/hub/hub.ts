@@ -1,0 +1,19 @@
+/**
+ * Hugging Face hub access: resolving model files from a local directory or the hub, with a
+ * cache laid out like `huggingface_hub`'s (shared with Python), and locating safetensors weights.
+ *
+ * @module
+ */
+
+export { resolveModelFile, type ResolveModelFileOptions } from "./resolve.ts";
+export { resolveModelWeights, type ResolveModelWeightsOptions } from "./weights.ts";
+export type { ProgressCallback, ProgressInfo } from "./download.ts";
+export {
+  DEFAULT_ENDPOINT,
+  defaultCacheDir,
+  type EnvGetter,
+  hubEndpoint,
+  hubOffline,
+  hubToken,
+} from "./env.ts";
+export { repoFolderName } from "./repo.ts";
