@@ -1,0 +1,29 @@
+import assert from "node:assert/strict";
+import { defaultTokenizer, loadDefaultVocab } from "../src/data/default_vocab.ts";
+import { encodeBatch } from "../src/data/tokenize.ts";
+
+const shared = new URL("../../shared/data/bert-base-uncased/vocab.txt", import.meta.url);
+const hasShared = await Deno.stat(shared).then(() => true, () => false);
+
+Deno.test("the packaged default vocabulary is bert-base-uncased's WordPiece vocab", async () => {
+  const vocab = await loadDefaultVocab();
+  assert.equal(vocab.length, 30522);
+  assert.equal(vocab[0], "[PAD]");
+  assert.equal(vocab[101], "[CLS]");
+  assert.equal(vocab[7592], "hello");
+  const tok = await defaultTokenizer();
+  const enc = encodeBatch(tok, ["Hello world"], undefined, { maxLength: 16 });
+  assert.deepEqual([...enc.input_ids.slice(0, 4)], [101, 7592, 2088, 102]);
+});
+
+Deno.test({
+  name: "the packaged vocabulary equals ../shared's vocab.txt line by line",
+  ignore: !hasShared,
+  fn: async () => {
+    const expected = (await Deno.readTextFile(shared)).split("\n").filter((l, i, a) =>
+      i < a.length - 1 || l !== ""
+    );
+    assert.deepEqual(await loadDefaultVocab(), expected);
+  },
+});
+if (!hasShared) console.log("skipping the vocab.txt comparison: ../shared/data is absent");
