@@ -1,0 +1,33 @@
+// Inverted dropout with a counter-based keep-mask: element i is kept when
+// pcg(pcg(i) ^ key) ≥ threshold (threshold = round(p · 2³²), key = a hash of the seed, computed
+// on the CPU by src/ops/dropout.ts, which mirrors this hash exactly). The mask is never stored:
+// backward runs this same kernel on dy with the same key, so it applies the identical mask.
+
+struct Params {
+  n: u32,
+  threshold: u32, // keep when hash ≥ threshold
+  key: u32,       // hash of the seed
+  scale: f32,     // 1 / (1 − p) (0 when p = 1)
+}
+
+override WG: u32 = 256u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+// PCG-RXS-M-XS hash (Jarzynski & Olano, "Hash Functions for GPU Rendering", JCGT 2020).
+fn pcg(v: u32) -> u32 {
+  let state = v * 747796405u + 2891336453u;
+  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+  return (word >> 22u) ^ word;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(num_workgroups) nwg: vec3u) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid.x;
+  if (i >= p.n) { return; }
+  let keep = pcg(pcg(i) ^ p.key) >= p.threshold;
+  y[i] = select(0.0, x[i] * p.scale, keep);
+}

@@ -1,0 +1,86 @@
+import { record } from "../autograd/node.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import src from "../../kernels/dropout.wgsl" with { type: "text" };
+import { f32, grid1d, params } from "./launch.ts";
+
+/** PCG-RXS-M-XS 32-bit hash, the same function as `pcg` in `kernels/dropout.wgsl`. */
+function pcg(v: number): number {
+  const state = (Math.imul(v, 747796405) + 2891336453) >>> 0;
+  const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
+  return ((word >>> 22) ^ word) >>> 0;
+}
+
+/** The 32-bit key the kernel hashes with: both 32-bit halves of `seed` (up to 2⁵³) matter. */
+function seedKey(seed: number): number {
+  const lo = seed >>> 0;
+  const hi = Math.floor(seed / 4294967296) >>> 0;
+  return pcg((lo ^ pcg((hi ^ 0x9e3779b9) >>> 0)) >>> 0);
+}
+
+/** keep ⇔ hash ≥ threshold; P(keep) = 1 − threshold / 2³² ≈ 1 − p. */
+function threshold(p: number): number {
+  return Math.min(0xffffffff, Math.round(p * 4294967296));
+}
+
+function checkArgs(p: number, seed: number): void {
+  if (!(p >= 0 && p <= 1)) throw new Error(`dropout: p must be in [0, 1], got ${p}`);
+  if (!Number.isSafeInteger(seed) || seed < 0) {
+    throw new Error(`dropout: seed must be a non-negative safe integer, got ${seed}`);
+  }
+}
+
+/**
+ * CPU mirror of the GPU keep-mask of {@linkcode dropout}: element i of a tensor with `n`
+ * elements is kept (1) or dropped (0) exactly as the kernel decides for `seed` and `p`.
+ * For tests and debugging.
+ */
+export function dropoutMask(n: number, p: number, seed: number): Uint8Array {
+  checkArgs(p, seed);
+  const key = seedKey(seed);
+  const t = threshold(p);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = pcg((pcg(i) ^ key) >>> 0) >= t && p < 1 ? 1 : 0;
+  return out;
+}
+
+function apply(x: Tensor, out: Tensor, p: number, seed: number): Tensor {
+  const n = x.numel;
+  if (n === 0) return out;
+  const device = x.device;
+  device.dispatch({
+    pipeline: device.pipeline("dropout.wgsl", src),
+    buffers: [x.buffer, out.buffer],
+    params: params(n, threshold(p), seedKey(seed), f32(p < 1 ? 1 / (1 - p) : 0)),
+    workgroups: grid1d(n),
+  });
+  return out;
+}
+
+/**
+ * Inverted dropout, PyTorch `F.dropout(x, p, training)`: each element is zeroed with
+ * probability p, the others are scaled by 1/(1 − p) (p = 1 gives zeros).
+ *
+ * The keep-mask is a counter-based hash of (seed, element index) (see `kernels/dropout.wgsl` and
+ * {@linkcode dropoutMask}): the same seed gives the same mask, and backward regenerates it from
+ * the seed, so nothing is stored. Use a fresh seed per call (e.g. from a seeded step counter).
+ *
+ * Shapes: x [...] f32 → [...]. With p = 0 or `training` false it returns a view of x (no kernel,
+ * identity gradient).
+ *
+ * Saves (when recording): nothing (p and seed are numbers in the closure).
+ * Backward: dx = dy ⊙ mask / (1 − p), with the forward's mask.
+ *
+ * @throws {Error} when x is not f32, p is outside [0, 1], or seed is not a non-negative safe
+ * integer.
+ */
+export function dropout(x: Tensor, p: number, seed: number, training = true): Tensor {
+  if (x.dtype !== "f32") throw new Error(`dropout: x must be f32, got ${x.dtype} [${x.shape}]`);
+  checkArgs(p, seed);
+  if (p === 0 || !training) {
+    return record(x.view(), [x], "DropoutBackward", () => (g) => [g.view()]);
+  }
+  const out = apply(x, Tensor.empty(x.device, x.shape), p, seed);
+  return record(out, [x], "DropoutBackward", () => (g) => [
+    apply(g, Tensor.empty(g.device, g.shape), p, seed),
+  ]);
+}

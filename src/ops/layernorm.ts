@@ -1,0 +1,113 @@
+import { record } from "../autograd/node.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import src from "../../kernels/layernorm.wgsl" with { type: "text" };
+import { f32, grid1d, params } from "./launch.ts";
+import { sumRows } from "./reduce.ts";
+
+/** Rows summed per workgroup by the dweight/dbias partial pass (then reduced over chunks). */
+const ROW_CHUNK = 64;
+
+function checkF32(t: Tensor, what: string): void {
+  if (t.dtype !== "f32") {
+    throw new Error(`layerNorm: ${what} must be f32, got ${t.dtype} [${t.shape}]`);
+  }
+}
+
+/**
+ * Layer normalisation over the last axis, as PyTorch `F.layer_norm` / HF `nn.LayerNorm`:
+ * `y = (x − mean) / sqrt(var + eps) · weight + bias` with the biased variance (÷C).
+ *
+ * Shapes: x [..., C] (C ≥ 1), weight [C], bias [C] → y [..., C]. One workgroup per row.
+ *
+ * Saves (when recording): x [..., C], stats [rows, 2] (per row: mean, rstd = 1/sqrt(var + eps)),
+ * and weight [C] when x requires grad (a parameter: not counted as activation memory).
+ * Backward gives dx, dweight = Σ_rows dy·x̂ and dbias = Σ_rows dy (column sums in a fixed order:
+ * deterministic, no atomics).
+ *
+ * @throws {Error} when a tensor is not f32, x is a scalar or has C = 0, or weight / bias are not
+ * [C] (the message names the shapes).
+ */
+export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12): Tensor {
+  checkF32(x, "x");
+  checkF32(weight, "weight");
+  checkF32(bias, "bias");
+  if (x.ndim === 0 || x.shape[x.ndim - 1] === 0) {
+    throw new Error(`layerNorm: x must be [..., C] with C ≥ 1, got [${x.shape}]`);
+  }
+  const cols = x.shape[x.ndim - 1];
+  if (weight.shape.join() !== `${cols}` || bias.shape.join() !== `${cols}`) {
+    throw new Error(
+      `layerNorm: weight [${weight.shape}] and bias [${bias.shape}] must be [${cols}] for x [${x.shape}]`,
+    );
+  }
+  const device = x.device;
+  const rows = x.numel / cols;
+  const y = Tensor.empty(device, x.shape);
+  const stats = Tensor.empty(device, [rows, 2]);
+  if (rows > 0) {
+    device.dispatch({
+      pipeline: device.pipeline("layernorm.wgsl", src, {}, "forward"),
+      buffers: [x.buffer, weight.buffer, bias.buffer, y.buffer, stats.buffer],
+      params: params(rows, cols, f32(eps), 0),
+      workgroups: grid1d(rows, 1),
+    });
+  }
+  const out = record(y, [x, weight, bias], "LayerNormBackward", (save) => {
+    const sx = save(x);
+    const ss = save(stats);
+    const sw = x.requiresGrad ? save(weight) : null;
+    return (g) => {
+      const xs = sx.tensor;
+      const st = ss.tensor;
+      let dx: Tensor | null = null;
+      if (sw) {
+        dx = Tensor.empty(device, x.shape);
+        if (rows > 0) {
+          device.dispatch({
+            pipeline: device.pipeline("layernorm.wgsl", src, {}, "backward_input"),
+            buffers: [xs.buffer, sw.tensor.buffer, st.buffer, g.buffer, dx.buffer],
+            params: params(rows, cols, f32(0), 0),
+            workgroups: grid1d(rows, 1),
+          });
+        }
+      }
+      if (!weight.requiresGrad && !bias.requiresGrad) return [dx, null, null];
+      // Unwanted results are freed by the engine's tidy.
+      const [dw, db] = paramGrads(xs, st, g, rows, cols);
+      return [dx, weight.requiresGrad ? dw : null, bias.requiresGrad ? db : null];
+    };
+  });
+  stats.dispose();
+  return out;
+}
+
+/** dweight, dbias [C]: per-chunk partial column sums, then a column sum over the chunks. */
+function paramGrads(
+  x: Tensor,
+  stats: Tensor,
+  g: Tensor,
+  rows: number,
+  cols: number,
+): [Tensor, Tensor] {
+  const device = x.device;
+  const chunk = Math.max(ROW_CHUNK, Math.ceil(rows / 65535));
+  const chunks = Math.max(1, Math.ceil(rows / chunk));
+  const pw = Tensor.empty(device, [chunks, cols]);
+  const pb = Tensor.empty(device, [chunks, cols]);
+  device.dispatch({
+    pipeline: device.pipeline("layernorm.wgsl", src, {}, "backward_params"),
+    buffers: [x.buffer, stats.buffer, g.buffer, pw.buffer, pb.buffer],
+    params: params(rows, cols, f32(0), chunk),
+    workgroups: [Math.ceil(cols / 64), chunks],
+  });
+  if (chunks === 1) {
+    const out: [Tensor, Tensor] = [pw.view([cols]), pb.view([cols])];
+    pw.dispose();
+    pb.dispose();
+    return out;
+  }
+  const out: [Tensor, Tensor] = [sumRows(pw), sumRows(pb)];
+  pw.dispose();
+  pb.dispose();
+  return out;
+}

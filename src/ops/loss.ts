@@ -1,0 +1,153 @@
+import { record } from "../autograd/node.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import src from "../../kernels/loss.wgsl" with { type: "text" };
+import { f32, grid1d, params } from "./launch.ts";
+import { sumAll } from "./reduce.ts";
+
+/** Options of {@linkcode crossEntropy}. */
+export interface CrossEntropyOptions {
+  /** Rows with this label add nothing to the loss or the count (PyTorch default -100). */
+  ignoreIndex?: number;
+}
+
+/**
+ * Cross-entropy with mean reduction, PyTorch `F.cross_entropy(logits, labels,
+ * ignore_index=-100)`: mean over rows whose label ≠ ignoreIndex of `logsumexp(logits[r]) −
+ * logits[r, label]` (numerically stable log-softmax).
+ *
+ * Shapes: logits f32 [N, C] (or [..., C]), labels i32 [N] (or [...], logits' leading dims) → a
+ * scalar []. If every row is ignored the loss is NaN (PyTorch's 0/0) and the gradient is zero.
+ * Labels are not validated on the CPU (that needs a readback): a label outside [0, C) that is
+ * not ignoreIndex makes the loss NaN and its gradient row NaN.
+ *
+ * Saves (when recording): logits [N, C], labels [N] and stats [N + 1] (per-row logsumexp, then
+ * the count of non-ignored rows).
+ * Backward: dlogits = g · (softmax(logits) − onehot(label)) / count, zero on ignored rows.
+ *
+ * @throws {Error} when logits is not f32 with ≥ 1 dim and C ≥ 1, labels is not i32, or labels' shape is not
+ * logits' leading dims (the message names both shapes).
+ */
+export function crossEntropy(
+  logits: Tensor,
+  labels: Tensor,
+  options: CrossEntropyOptions = {},
+): Tensor {
+  const ignore = options.ignoreIndex ?? -100;
+  if (logits.dtype !== "f32" || logits.ndim === 0) {
+    throw new Error(
+      `crossEntropy: logits must be f32 [N, C], got ${logits.dtype} [${logits.shape}]`,
+    );
+  }
+  if (labels.dtype !== "i32") {
+    throw new Error(`crossEntropy: labels must be i32, got ${labels.dtype} [${labels.shape}]`);
+  }
+  if (labels.shape.join() !== logits.shape.slice(0, -1).join() || labels.ndim !== logits.ndim - 1) {
+    throw new Error(
+      `crossEntropy: labels [${labels.shape}] must be logits' leading dims (logits [${logits.shape}])`,
+    );
+  }
+  if (logits.shape[logits.ndim - 1] === 0) {
+    throw new Error(`crossEntropy: logits [${logits.shape}] have no classes (C = 0)`);
+  }
+  if (!Number.isInteger(ignore) || ignore < -(2 ** 31) || ignore >= 2 ** 31) {
+    throw new Error(`crossEntropy: ignoreIndex must be a 32-bit integer, got ${ignore}`);
+  }
+  const device = logits.device;
+  const cols = logits.shape[logits.ndim - 1];
+  const rows = labels.numel;
+  const ign = ignore >>> 0;
+  const out = Tensor.empty(device, []);
+  const stats = Tensor.empty(device, [rows + 1]);
+  const rowloss = Tensor.empty(device, [rows]);
+  if (rows > 0) {
+    device.dispatch({
+      pipeline: device.pipeline("loss.wgsl", src, {}, "ce_rows"),
+      buffers: [logits.buffer, labels.buffer, stats.buffer, rowloss.buffer],
+      params: params(rows, cols, ign, 0),
+      workgroups: grid1d(rows, 1),
+    });
+  }
+  // With N = 0 this writes count 0 and a NaN loss, like PyTorch's mean over an empty batch.
+  device.dispatch({
+    pipeline: device.pipeline("loss.wgsl", src, {}, "ce_mean"),
+    buffers: [labels.buffer, rowloss.buffer, stats.buffer, out.buffer],
+    params: params(rows, cols, ign, 0),
+    workgroups: [1],
+  });
+  rowloss.dispose();
+  const result = record(out, [logits, labels], "CrossEntropyBackward", (save) => {
+    const sl = save(logits);
+    const sy = save(labels);
+    const ss = save(stats);
+    return (g) => {
+      const dx = Tensor.empty(device, logits.shape);
+      const n = rows * cols;
+      if (n > 0) {
+        device.dispatch({
+          pipeline: device.pipeline("loss.wgsl", src, {}, "ce_backward"),
+          buffers: [sl.tensor.buffer, sy.tensor.buffer, ss.tensor.buffer, g.buffer, dx.buffer],
+          params: params(n, cols, ign, 0),
+          workgroups: grid1d(n),
+        });
+      }
+      return [dx, null];
+    };
+  });
+  stats.dispose();
+  return result;
+}
+
+/**
+ * Mean squared error, PyTorch `F.mse_loss(pred, target)` (mean reduction): mean((pred − target)²).
+ *
+ * Shapes: pred f32 [...] and target f32 of the same shape → a scalar []. (HF regression heads
+ * squeeze logits [B, 1] to [B] first.) An empty input gives NaN, like PyTorch.
+ *
+ * Saves (when recording): d = pred − target (same shape; one tensor instead of both inputs).
+ * Backward: dpred = 2·g·d / n, dtarget = −dpred.
+ *
+ * @throws {Error} when either tensor is not f32 or the shapes differ (the message names both).
+ */
+export function mseLoss(pred: Tensor, target: Tensor): Tensor {
+  if (pred.dtype !== "f32" || target.dtype !== "f32") {
+    throw new Error(
+      `mseLoss: pred and target must be f32, got ${pred.dtype} [${pred.shape}] and ${target.dtype} [${target.shape}]`,
+    );
+  }
+  if (pred.shape.join() !== target.shape.join() || pred.ndim !== target.ndim) {
+    throw new Error(`mseLoss: pred [${pred.shape}] and target [${target.shape}] differ in shape`);
+  }
+  const device = pred.device;
+  const n = pred.numel;
+  const d = Tensor.empty(device, pred.shape);
+  if (n > 0) {
+    device.dispatch({
+      pipeline: device.pipeline("loss.wgsl", src, {}, "mse_diff"),
+      buffers: [pred.buffer, target.buffer, d.buffer],
+      params: params(n, 0, 0, 0),
+      workgroups: grid1d(n),
+    });
+  }
+  const out = sumAll(d, n > 0 ? 1 / n : NaN, true);
+  const result = record(out, [pred, target], "MseLossBackward", (save) => {
+    const sd = save(d);
+    const grad = (g: Tensor, alpha: number) => {
+      const o = Tensor.empty(device, pred.shape);
+      if (n > 0) {
+        device.dispatch({
+          pipeline: device.pipeline("loss.wgsl", src, {}, "mse_backward"),
+          buffers: [sd.tensor.buffer, g.buffer, o.buffer],
+          params: params(n, 0, 0, f32(alpha)),
+          workgroups: grid1d(n),
+        });
+      }
+      return o;
+    };
+    return (g) => [
+      pred.requiresGrad ? grad(g, 2 / n) : null,
+      target.requiresGrad ? grad(g, -2 / n) : null,
+    ];
+  });
+  d.dispose();
+  return result;
+}
