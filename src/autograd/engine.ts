@@ -2,7 +2,7 @@ import type { Tensor } from "../tensor/tensor.ts";
 import { accumulate, add, clone, full } from "../ops/basic.ts";
 import { tidy } from "../tensor/scope.ts";
 import { noGrad } from "./grad_mode.ts";
-import type { GradNode } from "./node.ts";
+import { type GradNode, releaseGraph } from "./node.ts";
 
 /** Nodes reachable from `root`, in reverse topological order (outputs before inputs). */
 function reverseTopo(root: GradNode): GradNode[] {
@@ -75,40 +75,45 @@ export function runBackward(root: Tensor, gradient?: Tensor): void {
       accumulateLeaf(root, seed, touched);
     } else {
       const grads = new Map<GradNode, Tensor>([[root.gradFn, seed]]);
-      for (const node of reverseTopo(root.gradFn)) {
-        if (node.released) {
-          throw new Error(
-            `Trying to backward through the graph a second time (${node.name}): ` +
-              "its saved tensors were already freed",
-          );
-        }
-        const g = grads.get(node);
-        grads.delete(node);
-        // tidy: a backward function's temporaries are freed, only its results survive.
-        const inGrads = g ? tidy(() => node.backward(g)) : [];
-        for (const s of node.saved) s.release();
-        node.released = true;
-        const produced = new Set<Tensor>();
-        node.inputs.forEach((input, i) => {
-          const gi = inGrads[i];
-          if (!gi || !input?.requiresGrad) return;
-          produced.add(gi);
-          if (gi.shape.join() !== input.shape.join()) {
+      try {
+        for (const node of reverseTopo(root.gradFn)) {
+          if (node.released) {
             throw new Error(
-              `${node.name} returned a gradient of shape [${gi.shape}] for input ${i} of shape [${input.shape}]`,
+              `Trying to backward through the graph a second time (${node.name}): ` +
+                "its saved tensors were already freed",
             );
           }
-          const handle = gi.view(); // one handle per destination: gradients may alias
-          if (input.gradFn) {
-            const prev = grads.get(input.gradFn);
-            grads.set(input.gradFn, prev ? sum(prev, handle) : handle);
-          } else accumulateLeaf(input, handle, touched);
-        });
-        for (const t of inGrads) if (t && !produced.has(t)) t.dispose();
-        for (const t of produced) t.dispose();
-        g?.dispose();
+          const g = grads.get(node);
+          grads.delete(node);
+          // tidy: a backward function's temporaries are freed, only its results survive.
+          const inGrads = g ? tidy(() => node.backward(g)) : [];
+          for (const s of node.saved) s.release();
+          node.released = true;
+          const produced = new Set<Tensor>();
+          node.inputs.forEach((input, i) => {
+            const gi = inGrads[i];
+            if (!gi || !input?.requiresGrad) return;
+            produced.add(gi);
+            if (gi.shape.join() !== input.shape.join()) {
+              throw new Error(
+                `${node.name} returned a gradient of shape [${gi.shape}] for input ${i} of shape [${input.shape}]`,
+              );
+            }
+            const handle = gi.view(); // one handle per destination: gradients may alias
+            if (input.gradFn) {
+              const prev = grads.get(input.gradFn);
+              grads.set(input.gradFn, prev ? sum(prev, handle) : handle);
+            } else accumulateLeaf(input, handle, touched);
+          });
+          for (const t of inGrads) if (t && !produced.has(t)) t.dispose();
+          for (const t of produced) t.dispose();
+          g?.dispose();
+        }
+      } finally {
+        // On an error, free what backward still held so activation memory does not leak.
+        for (const t of grads.values()) t.dispose();
+        releaseGraph(root);
       }
-      for (const t of grads.values()) t.dispose();
     }
     // A leaf grad must own its buffer: accumulating in place into a shared one would change
     // another tensor's gradient.
