@@ -1,0 +1,45 @@
+// Fused AdamW update, torch.optim.AdamW semantics (amsgrad = False, maximize = False), one
+// parameter per dispatch, in place:
+//   g = grad · (gscale[0] if SCALED)
+//   p ← p·(1 − lr·wd);  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
+//   p ← p − (lr / (1 − β1^t)) · m / (√v / √(1 − β2^t) + eps)
+// The step-dependent scalars are computed in f64 on the CPU and passed in the uniform.
+// Index layout: a 2-D grid of 1-D workgroups (launch.ts grid1d).
+
+struct Params {
+  n: u32,          // elements
+  scaled: u32,     // 1 = multiply the gradient by gscale[0] (e.g. a clipping coefficient)
+  pad0: u32,
+  pad1: u32,
+  decay: f32,      // 1 − lr·weight_decay
+  step_size: f32,  // lr / (1 − β1^t)
+  bc2_sqrt: f32,   // √(1 − β2^t)
+  eps: f32,
+  beta1: f32,
+  beta2: f32,
+  omb1: f32,       // 1 − β1 (from f64: 1 − f32(β1) would be off by 1e-5 for β = 0.999)
+  omb2: f32,       // 1 − β2
+}
+
+const WG: u32 = 256u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> param: array<f32>;
+@group(0) @binding(2) var<storage, read> grad: array<f32>;
+@group(0) @binding(3) var<storage, read_write> exp_avg: array<f32>;
+@group(0) @binding(4) var<storage, read_write> exp_avg_sq: array<f32>;
+@group(0) @binding(5) var<storage, read> gscale: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(num_workgroups) nwg: vec3u) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid.x;
+  if (i >= p.n) { return; }
+  let g = grad[i] * select(1.0, gscale[0], p.scaled == 1u);
+  let x = param[i] * p.decay;
+  let m = p.beta1 * exp_avg[i] + p.omb1 * g;
+  let v = p.beta2 * exp_avg_sq[i] + p.omb2 * g * g;
+  exp_avg[i] = m;
+  exp_avg_sq[i] = v;
+  param[i] = x - p.step_size * m / (sqrt(v) / p.bc2_sqrt + p.eps);
+}
