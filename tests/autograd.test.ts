@@ -71,3 +71,13 @@ Deno.test("finite differences: add, sub, mul, scale, tanh, gelu, relu, sum, mean
   await gradcheck(device, (x) => sum(x), [a]);
   await gradcheck(device, (x) => mean(x), [a]);
 });
+
+Deno.test("a graph discarded without backward frees its saved tensors", async () => {
+  const device = await testDevice();
+  const x = Tensor.from(device, randomArray(12, 3), [3, 4], { requiresGrad: true });
+  const y = tidy(() => mean(tanh(mul(x, x))));
+  assert.ok(device.memory.byCategory.activation > 0);
+  y.dispose();
+  assert.equal(device.memory.byCategory.activation, 0);
+  x.dispose();
+});

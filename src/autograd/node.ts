@@ -49,6 +49,11 @@ export interface GradNode {
   readonly saved: SavedTensor[];
   /** Set once backward has run and `saved` was released. */
   released: boolean;
+  /**
+   * Live users: the output tensor's handle plus every unreleased node that reads the output.
+   * At 0 nobody can backpropagate through this node any more, so its saved tensors are freed.
+   */
+  users: number;
   /** The gradient function. */
   readonly backward: BackwardFn;
 }
@@ -75,8 +80,26 @@ export function record(
     return s;
   });
   out.requiresGrad = true;
-  out.gradFn = { name, inputs, saved, released: false, backward };
+  out.gradFn = { name, inputs, saved, released: false, backward, users: 1 };
+  for (const t of inputs) if (t?.gradFn) t.gradFn.users++;
   return out;
+}
+
+/**
+ * Drops one user of `node` (see {@linkcode GradNode.users}); at 0 its saved tensors are freed and
+ * its inputs' nodes lose a user in turn. This frees the graph of a forward that is discarded
+ * without backward (an eval forward with grad enabled, an abandoned step), like PyTorch's
+ * reference counting.
+ */
+export function dropUser(node: GradNode): void {
+  const stack = [node];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (--n.users > 0 || n.released) continue;
+    for (const s of n.saved) s.release();
+    n.released = true;
+    for (const t of n.inputs) if (t?.gradFn) stack.push(t.gradFn);
+  }
 }
 
 /** Frees every saved tensor of the graph behind `root` without running backward. */

@@ -41,6 +41,16 @@ export class Dropout extends Module {
     return dropout(x, this.p, seed);
   }
 
+  /** The call counter, so gradient checkpointing can replay the same masks. */
+  getRngState(): number {
+    return this.calls;
+  }
+
+  /** Restores {@linkcode Dropout.getRngState}. */
+  setRngState(state: unknown): void {
+    this.calls = state as number;
+  }
+
   /** As PyTorch prints it. */
   extra_repr(): string {
     return `p=${this.p}`;

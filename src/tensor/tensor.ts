@@ -1,7 +1,7 @@
 import type { Device } from "../runtime/device.ts";
 import type { MemoryCategory } from "../runtime/memory.ts";
 import { runBackward } from "../autograd/engine.ts";
-import type { GradNode } from "../autograd/node.ts";
+import { dropUser, type GradNode } from "../autograd/node.ts";
 import { byteSize, checkShape, type DType, halfToFloat, numelOf } from "./dtype.ts";
 import { Storage } from "./storage.ts";
 import { track, untrack } from "./scope.ts";
@@ -182,6 +182,9 @@ export class Tensor {
     this.#storage.release();
     this.#storage = null;
     untrack(this);
+    // The graph stays reachable from later nodes (gradFn is kept for traversal); this handle
+    // just stops being one of its users.
+    if (this.gradFn) dropUser(this.gradFn);
   }
 
   /** Keeps this tensor alive past the enclosing {@linkcode tidy} scope. */

@@ -1,0 +1,98 @@
+import type { Device } from "../../runtime/device.ts";
+import type { Tensor } from "../../tensor/tensor.ts";
+import { add, reshape } from "../../ops/basic.ts";
+import { matmul } from "../../ops/matmul.ts";
+import { softmax } from "../../ops/softmax.ts";
+import { permute } from "../../ops/shape.ts";
+import { Module } from "../../nn/module.ts";
+import { Linear } from "../../nn/linear.ts";
+import { LayerNorm } from "../../nn/layernorm.ts";
+import { Dropout } from "../../nn/dropout.ts";
+import type { BertConfig } from "./config.ts";
+
+/**
+ * HF `BertSelfAttention` (eager): softmax(Q·Kᵀ/√d + mask)·V per head.
+ * Shapes: hidden [B, S, D], additive mask f32 [B, S] → context [B, S, D].
+ */
+export class BertSelfAttention extends Module {
+  /** [D, D]. */
+  query: Linear;
+  /** [D, D]. */
+  key: Linear;
+  /** [D, D]. */
+  value: Linear;
+  /** attention_probs_dropout_prob. */
+  dropout: Dropout;
+  readonly #heads: number;
+  readonly #headSize: number;
+
+  constructor(device: Device, config: BertConfig) {
+    super();
+    const d = config.hidden_size;
+    this.query = new Linear(device, d, d);
+    this.key = new Linear(device, d, d);
+    this.value = new Linear(device, d, d);
+    this.dropout = new Dropout(config.attention_probs_dropout_prob);
+    this.#heads = config.num_attention_heads;
+    this.#headSize = d / config.num_attention_heads;
+  }
+
+  #heads_first(x: Tensor, batch: number, seq: number): Tensor {
+    return permute(reshape(x, [batch, seq, this.#heads, this.#headSize]), [0, 2, 1, 3]);
+  }
+
+  /** hidden [B, S, D], mask [B, S] (additive) → [B, S, D]. */
+  forward(hidden: Tensor, mask: Tensor | null): Tensor {
+    const [batch, seq, dim] = hidden.shape;
+    const q = this.#heads_first(this.query.forward(hidden), batch, seq);
+    const k = this.#heads_first(this.key.forward(hidden), batch, seq);
+    const v = this.#heads_first(this.value.forward(hidden), batch, seq);
+    const scores = matmul(q, k, { transB: true });
+    const probs = this.dropout.forward(
+      softmax(scores, mask, { scale: 1 / Math.sqrt(this.#headSize) }),
+    );
+    const context = matmul(probs, v);
+    return reshape(permute(context, [0, 2, 1, 3]), [batch, seq, dim]);
+  }
+}
+
+/** HF `BertSelfOutput`: LayerNorm(dropout(dense(h)) + input). */
+export class BertSelfOutput extends Module {
+  /** [D, D]. */
+  dense: Linear;
+  /** HF keeps the TF name `LayerNorm`. */
+  LayerNorm: LayerNorm;
+  /** hidden_dropout_prob. */
+  dropout: Dropout;
+
+  constructor(device: Device, config: BertConfig) {
+    super();
+    this.dense = new Linear(device, config.hidden_size, config.hidden_size);
+    this.LayerNorm = new LayerNorm(device, config.hidden_size, { eps: config.layer_norm_eps });
+    this.dropout = new Dropout(config.hidden_dropout_prob);
+  }
+
+  /** hidden [B, S, D], input [B, S, D] → [B, S, D]. */
+  forward(hidden: Tensor, input: Tensor): Tensor {
+    return this.LayerNorm.forward(add(this.dropout.forward(this.dense.forward(hidden)), input));
+  }
+}
+
+/** HF `BertAttention`: self-attention then its output block. */
+export class BertAttention extends Module {
+  /** Named `self` as in HF (`attention.self.query`). */
+  self: BertSelfAttention;
+  /** `attention.output.dense`, `attention.output.LayerNorm`. */
+  output: BertSelfOutput;
+
+  constructor(device: Device, config: BertConfig) {
+    super();
+    this.self = new BertSelfAttention(device, config);
+    this.output = new BertSelfOutput(device, config);
+  }
+
+  /** hidden [B, S, D], additive mask [B, S] → [B, S, D]. */
+  forward(hidden: Tensor, mask: Tensor | null): Tensor {
+    return this.output.forward(this.self.forward(hidden, mask), hidden);
+  }
+}

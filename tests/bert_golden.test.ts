@@ -1,0 +1,205 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { Tensor } from "../src/tensor/tensor.ts";
+import { tidy } from "../src/tensor/scope.ts";
+import { BertForSequenceClassification } from "../src/models/bert/modeling_bert.ts";
+import { loadSafetensors } from "../src/io/safetensors.ts";
+import { testDevice } from "./helpers/gpu.ts";
+
+const dir = fileURLToPath(new URL("./fixtures/bert_tiny/", import.meta.url));
+
+/** |a − ref| ≤ rtol·max|ref| + atol for every element (per-tensor scale, as the fixtures advise). */
+export function assertTensorClose(
+  got: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  rtol: number,
+  what: string,
+  atol = 1e-6,
+): void {
+  assert.equal(got.length, ref.length, `${what}: length`);
+  let scale = 0;
+  for (let i = 0; i < ref.length; i++) scale = Math.max(scale, Math.abs(ref[i]));
+  for (let i = 0; i < ref.length; i++) {
+    const err = Math.abs(got[i] - ref[i]);
+    if (!(err <= rtol * scale + atol)) {
+      throw new Error(`${what}[${i}] = ${got[i]}, expected ${ref[i]} (max|ref| ${scale})`);
+    }
+  }
+}
+
+export async function loadInputs(device: Awaited<ReturnType<typeof testDevice>>) {
+  const inputs = await loadSafetensors(`${dir}/inputs.safetensors`);
+  const t = (name: string) => {
+    const e = inputs.get(name)!;
+    return Tensor.from(device, e.data, e.shape, {
+      dtype: e.data instanceof Int32Array ? "i32" : "f32",
+    });
+  };
+  return {
+    input_ids: t("input_ids"),
+    attention_mask: t("attention_mask"),
+    token_type_ids: t("token_type_ids"),
+    labels: t("labels"),
+    labels_regression: t("labels_regression"),
+  };
+}
+
+Deno.test("BERT forward, loss and every gradient match PyTorch (train mode, dropout 0)", async () => {
+  const device = await testDevice();
+  const warnings: string[] = [];
+  const model = await BertForSequenceClassification.from_pretrained(dir, {
+    device,
+    warn: (m) => warnings.push(m),
+  });
+  assert.deepEqual(warnings, []);
+  model.train();
+  const golden = await loadSafetensors(`${dir}/golden.safetensors`);
+  const inp = await loadInputs(device);
+  const out = tidy(() => {
+    const o = model.forward({ ...inp, labels: inp.labels });
+    return { logits: o.logits.keep(), loss: o.loss!.keep() };
+  });
+  assertTensorClose(await out.logits.toArray(), golden.get("logits")!.data, 1e-4, "logits");
+  assertTensorClose(await out.loss.toArray(), golden.get("loss")!.data, 1e-4, "loss");
+  out.loss.backward();
+  assert.equal(device.memory.byCategory.activation, 0);
+  for (const [name, p] of model.named_parameters()) {
+    const ref = golden.get(`grad.${name}`);
+    assert.ok(ref, `golden has grad.${name}`);
+    assertTensorClose(await p.grad!.toArray(), ref.data, 1e-3, `grad.${name}`, 1e-5);
+  }
+  model.dispose();
+  Object.values(inp).forEach((t) => t.dispose());
+  out.logits.dispose();
+  out.loss.dispose();
+});
+
+Deno.test("BERT regression head (num_labels 1) uses MSE and matches PyTorch", async () => {
+  const device = await testDevice();
+  const rdir = fileURLToPath(new URL("./fixtures/bert_tiny_regression/", import.meta.url));
+  const model = await BertForSequenceClassification.from_pretrained(rdir, {
+    device,
+    warn: () => {},
+  });
+  model.train();
+  const golden = await loadSafetensors(`${dir}/golden_regression.safetensors`);
+  const inp = await loadInputs(device);
+  const out = tidy(() => {
+    const o = model.forward({ ...inp, labels: inp.labels_regression });
+    return { logits: o.logits.keep(), loss: o.loss!.keep() };
+  });
+  assertTensorClose(await out.logits.toArray(), golden.get("logits")!.data, 1e-4, "logits");
+  assertTensorClose(await out.loss.toArray(), golden.get("loss")!.data, 1e-4, "loss");
+  out.loss.backward();
+  for (const [name, p] of model.named_parameters()) {
+    assertTensorClose(await p.grad!.toArray(), golden.get(`grad.${name}`)!.data, 1e-3, name, 1e-5);
+  }
+  model.dispose();
+  Object.values(inp).forEach((t) => t.dispose());
+  out.logits.dispose();
+  out.loss.dispose();
+});
+
+Deno.test("gradient checkpointing gives the plain gradients with a lower activation peak", async () => {
+  const device = await testDevice();
+  const inp = await loadInputs(device);
+  const run = async (checkpointing: boolean) => {
+    const model = await BertForSequenceClassification.from_pretrained(dir, { device });
+    model.train();
+    if (checkpointing) model.gradient_checkpointing_enable();
+    device.memory.resetPeak();
+    const loss = tidy(() => model.forward({ ...inp, labels: inp.labels }).loss!.keep());
+    const activation = device.memory.byCategory.activation;
+    loss.backward();
+    loss.dispose();
+    const grads = new Map<string, Float32Array>();
+    for (const [name, p] of model.named_parameters()) {
+      grads.set(name, (await p.grad!.toArray()) as Float32Array);
+    }
+    model.dispose();
+    return { grads, activation };
+  };
+  const plain = await run(false);
+  const ckpt = await run(true);
+  assert.ok(
+    ckpt.activation < plain.activation,
+    `checkpointing activations ${ckpt.activation} < plain ${plain.activation}`,
+  );
+  for (const [name, g] of plain.grads) {
+    assertTensorClose(ckpt.grads.get(name)!, g, 1e-5, `checkpointed grad ${name}`, 1e-7);
+  }
+  Object.values(inp).forEach((t) => t.dispose());
+});
+
+Deno.test("save_pretrained round trip reproduces the logits bit for bit", async () => {
+  const device = await testDevice();
+  const inp = await loadInputs(device);
+  const model = await BertForSequenceClassification.from_pretrained(dir, { device });
+  const out = await Deno.makeTempDir();
+  try {
+    await model.save_pretrained(out);
+    const again = await BertForSequenceClassification.from_pretrained(out, {
+      device,
+      warn: (m) => {
+        throw new Error(`unexpected warning: ${m}`);
+      },
+    });
+    const logits = async (m: BertForSequenceClassification) => {
+      const t = tidy(() => m.forward(inp).logits.keep());
+      const a = await t.toArray();
+      t.dispose();
+      return a;
+    };
+    assert.deepEqual(await logits(again), await logits(model));
+    const config = JSON.parse(await Deno.readTextFile(`${out}/config.json`));
+    assert.deepEqual(config.architectures, ["BertForSequenceClassification"]);
+    assert.equal(config.num_labels ?? Object.keys(config.id2label).length, 3);
+    again.dispose();
+  } finally {
+    model.dispose();
+    Object.values(inp).forEach((t) => t.dispose());
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+const sharedTiny = new URL(
+  "../../shared/data/fixtures/tiny-bert-random-safetensors/",
+  import.meta.url,
+);
+const hasSharedTiny = await Deno.stat(sharedTiny).then(() => true, () => false);
+if (!hasSharedTiny) {
+  console.log("skipping the third-party checkpoint test: ../shared/data is absent");
+}
+
+Deno.test({
+  name: "a BERT checkpoint written by HF transformers (no bert. prefix, no pooler) loads and runs",
+  ignore: !hasSharedTiny,
+  fn: async () => {
+    const device = await testDevice();
+    const warnings: string[] = [];
+    const model = await BertForSequenceClassification.from_pretrained(fileURLToPath(sharedTiny), {
+      device,
+      num_labels: 2,
+      warn: (m) => warnings.push(m),
+    });
+    assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0],
+      /newly initialized: .*bert\.pooler\.dense\.weight.*classifier\.weight/,
+    );
+    const ids = Tensor.from(device, new Int32Array([2, 45, 67, 3, 2, 99, 3, 0]), [2, 4], {
+      dtype: "i32",
+    });
+    const mask = Tensor.from(device, new Int32Array([1, 1, 1, 1, 1, 1, 1, 0]), [2, 4], {
+      dtype: "i32",
+    });
+    const logits = tidy(() =>
+      model.forward({ input_ids: ids, attention_mask: mask }).logits.keep()
+    );
+    const values = await logits.toArray();
+    assert.equal(values.length, 4);
+    assert.ok(values.every(Number.isFinite));
+    [ids, mask, logits].forEach((t) => t.dispose());
+    model.dispose();
+  },
+});

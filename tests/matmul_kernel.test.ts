@@ -1,0 +1,303 @@
+// encodeMatmul against a plain f64 reference, over a self-contained raw-WebGPU harness.
+// All cases are encoded into one compute pass and read back with a single submit; most force the
+// small 8x8 tile (the loaders and the epilogue are shared by every tile) so few pipelines compile.
+import assert from "node:assert/strict";
+import {
+  chooseMatmulTile,
+  encodeMatmul,
+  encodeMatmulWithTile,
+  type MatmulTile,
+} from "../src/ops/matmul_kernel.ts";
+
+interface Case {
+  name: string;
+  batch?: number;
+  m: number;
+  n: number;
+  k: number;
+  transA?: boolean;
+  transB?: boolean;
+  strideA?: number;
+  strideB?: number;
+  strideC?: number;
+  bias?: boolean;
+  gelu?: boolean;
+  alpha?: number;
+  accumulate?: boolean;
+  /** Force a register tile; undefined = encodeMatmul's own choice. */
+  tile?: MatmulTile | "auto";
+}
+
+/** Seeded uniform [-1, 1) values (LCG). */
+function random(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = (seed * 2654435761) >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2147483648 - 1;
+  }
+  return out;
+}
+
+/** erf to ~1e-15: Taylor series near 0, continued fraction for erfc further out. */
+function erf(x: number): number {
+  const z = Math.abs(x);
+  let r: number;
+  if (z < 2.5) {
+    let term = z, sum = z;
+    for (let n = 1; n < 100; n++) {
+      term *= -z * z / n;
+      const t = term / (2 * n + 1);
+      sum += t;
+      if (Math.abs(t) < 1e-17 * Math.abs(sum)) break;
+    }
+    r = (2 / Math.sqrt(Math.PI)) * sum;
+  } else {
+    // erfc(z) = exp(-z²)/√π · 1/(z + 1/2/(z + 1/(z + 3/2/(z + 2/(z + ...)))))
+    let f = z;
+    for (let n = 60; n >= 1; n--) f = z + (n / 2) / f;
+    r = 1 - Math.exp(-z * z) / Math.sqrt(Math.PI) / f;
+  }
+  return x < 0 ? -r : r;
+}
+
+const gelu = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
+
+function reference(c: Case, a: Float32Array, b: Float32Array, bias: Float32Array | null, c0: Float32Array) {
+  const batch = c.batch ?? 1, { m, n, k } = c;
+  const sA = c.strideA ?? m * k, sB = c.strideB ?? k * n, sC = c.strideC ?? m * n;
+  const alpha = c.alpha ?? 1;
+  const out = Float64Array.from(c0);
+  const scale = new Float64Array(c0.length); // Σ|terms|, for the tolerance
+  for (let bi = 0; bi < batch; bi++) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0, sa = 0;
+        for (let kk = 0; kk < k; kk++) {
+          const av = a[bi * sA + (c.transA ? kk * m + i : i * k + kk)];
+          const bv = b[bi * sB + (c.transB ? j * k + kk : kk * n + j)];
+          s += av * bv;
+          sa += Math.abs(av * bv);
+        }
+        let v = alpha * s + (bias ? bias[j] : 0);
+        if (c.gelu) v = gelu(v);
+        const idx = bi * sC + i * n + j;
+        out[idx] = c.accumulate ? c0[idx] + v : v;
+        scale[idx] = Math.abs(alpha) * sa + (bias ? Math.abs(bias[j]) : 0) +
+          (c.accumulate ? Math.abs(c0[idx]) : 0);
+      }
+    }
+  }
+  return { out, scale };
+}
+
+const CASES: Case[] = [];
+const combos: [boolean, boolean, string][] = [
+  [false, false, "NN"],
+  [false, true, "NT"],
+  [true, false, "TN"],
+  [true, true, "TT"],
+];
+for (const [transA, transB, tag] of combos) {
+  CASES.push({ name: `${tag} 1x1x1`, m: 1, n: 1, k: 1, transA, transB, tile: "8x8" });
+  CASES.push({ name: `${tag} 7x13x5`, m: 7, n: 13, k: 5, transA, transB, tile: "8x8" });
+  CASES.push({ name: `${tag} 65x127x33`, m: 65, n: 127, k: 33, transA, transB, tile: "8x8" });
+  CASES.push({ name: `${tag} 12x20x8 (vec4)`, m: 12, n: 20, k: 8, transA, transB, tile: "8x8" });
+  CASES.push({
+    name: `${tag} 9x68x16 (vec4, above the 8x64 tile)`,
+    m: 9,
+    n: 68,
+    k: 16,
+    transA,
+    transB,
+    tile: "8x8",
+  });
+}
+CASES.push(
+  // K not a multiple of 4 on the vec4 path (both operands walk k-rows: tail zeroed).
+  { name: "TN 12x16x9 (vec4, K % 4 = 1)", m: 12, n: 16, k: 9, transA: true, tile: "8x8" },
+  { name: "TN 8x8x4099 (vec4, long K)", m: 8, n: 8, k: 4099, transA: true, tile: "8x8" },
+  // Mixed: A by elements (K odd), B by vec4 (N % 4 = 0).
+  { name: "NN 13x24x7 (scalar A, vec4 B)", m: 13, n: 24, k: 7, tile: "8x8" },
+  // Batch 3 with B broadcast (shared weight), bias, alpha.
+  {
+    name: "NT batch 3, B broadcast, bias, alpha",
+    batch: 3,
+    m: 10,
+    n: 12,
+    k: 8,
+    transB: true,
+    strideB: 0,
+    bias: true,
+    alpha: 0.5,
+    tile: "8x8",
+  },
+  {
+    name: "NN batch 3, B broadcast, odd sizes, padded strideC",
+    batch: 3,
+    m: 5,
+    n: 7,
+    k: 3,
+    strideB: 0,
+    strideC: 40,
+    tile: "8x8",
+  },
+  { name: "NT bias + gelu", m: 9, n: 12, k: 8, transB: true, bias: true, gelu: true, tile: "8x8" },
+  {
+    name: "NT alpha + accumulate",
+    m: 9,
+    n: 12,
+    k: 8,
+    transB: true,
+    alpha: -1.5,
+    accumulate: true,
+    tile: "8x8",
+  },
+  {
+    name: "NT bias + gelu + accumulate",
+    m: 7,
+    n: 13,
+    k: 5,
+    transB: true,
+    bias: true,
+    gelu: true,
+    accumulate: true,
+    tile: "8x8",
+  },
+  { name: "NN K = 0 (bias only)", m: 3, n: 4, k: 0, bias: true, tile: "8x8" },
+  // The bigger tiles, one past their workgroup tile in M and N.
+  { name: "NT 33x257x36 (32x32 tile)", m: 33, n: 257, k: 36, transB: true, tile: "32x32" },
+  {
+    name: "TN 36x260x10 (32x32 tile, batch 2, bias, gelu)",
+    batch: 2,
+    m: 36,
+    n: 260,
+    k: 10,
+    transA: true,
+    bias: true,
+    gelu: true,
+    tile: "32x32",
+  },
+  { name: "NN 17x132x12 (16x16 tile)", m: 17, n: 132, k: 12, tile: "16x16" },
+  // encodeMatmul's own choice.
+  { name: "NT 40x24x12 (auto)", m: 40, n: 24, k: 12, transB: true, tile: "auto" },
+);
+
+Deno.test("encodeMatmul matches an f64 reference (all transposes, batch, bias, gelu, alpha, accumulate)", async () => {
+  const adapter = await navigator.gpu.requestAdapter();
+  assert(adapter, "no WebGPU adapter");
+  const device = await adapter.requestDevice();
+  const modules = new Map<string, GPUShaderModule>();
+  const pipelines = new Map<string, GPUComputePipeline>();
+  const getPipeline = (key: string, code: string, constants: Record<string, number>) => {
+    const id = key + JSON.stringify(constants);
+    let p = pipelines.get(id);
+    if (!p) {
+      let module = modules.get(key);
+      if (!module) modules.set(key, module = device.createShaderModule({ code, label: key }));
+      p = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main", constants } });
+      pipelines.set(id, p);
+    }
+    return p;
+  };
+  const created: GPUBuffer[] = [];
+  const getUniform = (data: ArrayBuffer) => {
+    const u = device.createBuffer({
+      size: Math.ceil(data.byteLength / 16) * 16,
+      usage: GPUBufferUsage.UNIFORM,
+      mappedAtCreation: true,
+    });
+    new Uint8Array(u.getMappedRange()).set(new Uint8Array(data));
+    u.unmap();
+    created.push(u);
+    return u;
+  };
+  const upload = (data: Float32Array) => {
+    const buf = device.createBuffer({
+      size: Math.max(4, data.byteLength),
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+      mappedAtCreation: true,
+    });
+    new Float32Array(buf.getMappedRange()).set(data);
+    buf.unmap();
+    created.push(buf);
+    return buf;
+  };
+
+  device.pushErrorScope("validation");
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  const pending: { c: Case; cBuf: GPUBuffer; expect: Float64Array; scale: Float64Array }[] = [];
+  CASES.forEach((c, ci) => {
+    const batch = c.batch ?? 1, { m, n, k } = c;
+    const sA = c.strideA ?? m * k, sB = c.strideB ?? k * n, sC = c.strideC ?? m * n;
+    const a = random((batch - 1) * sA + m * k, 3 * ci + 1);
+    const b = random((batch - 1) * sB + k * n, 3 * ci + 2);
+    const bias = c.bias ? random(n, 1000 + ci) : null;
+    const c0 = random((batch - 1) * sC + m * n, 3 * ci + 3);
+    const { out, scale } = reference(c, a, b, bias, c0);
+    const cBuf = upload(c0);
+    const args = {
+      a: upload(a),
+      b: upload(b),
+      c: cBuf,
+      bias: bias ? upload(bias) : undefined,
+      batch,
+      m,
+      n,
+      k,
+      transA: c.transA ?? false,
+      transB: c.transB ?? false,
+      strideA: c.strideA,
+      strideB: c.strideB,
+      strideC: c.strideC,
+      alpha: c.alpha,
+      accumulate: c.accumulate,
+      epilogue: c.gelu ? "gelu" as const : "none" as const,
+    };
+    if (c.tile === "auto") encodeMatmul(device, pass, getPipeline, getUniform, args);
+    else encodeMatmulWithTile(device, pass, getPipeline, getUniform, args, c.tile);
+    pending.push({ c, cBuf, expect: out, scale });
+  });
+  pass.end();
+  let total = 0;
+  const offsets = pending.map((p) => {
+    const o = total;
+    total += p.cBuf.size;
+    return o;
+  });
+  const staging = device.createBuffer({ size: total, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  pending.forEach((p, i) => encoder.copyBufferToBuffer(p.cBuf, 0, staging, offsets[i], p.cBuf.size));
+  device.queue.submit([encoder.finish()]);
+  const err = await device.popErrorScope();
+  assert(!err, `WebGPU validation error: ${err?.message}`);
+  await staging.mapAsync(GPUMapMode.READ);
+  const all = new Float32Array(staging.getMappedRange().slice(0));
+  staging.unmap();
+
+  const failures: string[] = [];
+  pending.forEach((p, i) => {
+    const got = all.subarray(offsets[i] / 4, offsets[i] / 4 + p.expect.length);
+    let worst = 0, at = -1;
+    for (let j = 0; j < p.expect.length; j++) {
+      const e = Math.abs(got[j] - p.expect[j]) / (1e-4 * Math.max(1, p.scale[j], Math.abs(p.expect[j])));
+      if (!(e <= worst)) { // also catches NaN
+        worst = Number.isNaN(e) ? Infinity : e;
+        at = j;
+      }
+    }
+    if (worst > 1) {
+      failures.push(`${p.c.name}: element ${at} got ${got[at]}, expected ${p.expect[at]} (${worst.toFixed(1)}× tolerance)`);
+    }
+  });
+  for (const b of [...created, staging]) b.destroy();
+  device.destroy();
+  assert(failures.length === 0, `mismatches:\n${failures.join("\n")}`);
+});
+
+Deno.test("chooseMatmulTile: large problems take the 32x32 tile, tiny ones a small tile", () => {
+  assert(chooseMatmulTile(1, 4096, 768, 768) === "32x32");
+  assert(chooseMatmulTile(1, 4096, 3072, 768) === "32x32");
+  assert(chooseMatmulTile(1, 3072, 768, 4096) === "32x32");
+  assert(chooseMatmulTile(1, 7, 13, 5) === "8x8");
+});
