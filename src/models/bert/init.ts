@@ -1,4 +1,4 @@
-import { Module } from "../../nn/module.ts";
+import type { Module } from "../../nn/module.ts";
 import { Linear } from "../../nn/linear.ts";
 import { Embedding } from "../../nn/embedding.ts";
 import { LayerNorm } from "../../nn/layernorm.ts";

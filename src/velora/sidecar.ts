@@ -1,0 +1,107 @@
+import { join } from "node:path";
+import type { Module } from "../nn/module.ts";
+import { loadSafetensors, saveSafetensors } from "../io/safetensors.ts";
+import { applyVeLoRA, veloraLayers } from "./apply.ts";
+import type { VeLoRAInitType } from "./velora_linear.ts";
+
+/** File names of the VeLoRA sidecar written next to a checkpoint. */
+export const VELORA_CONFIG_NAME = "velora_config.json";
+/** The v vectors, one F32 tensor per patched layer name. */
+export const VELORA_VECTORS_NAME = "velora_vectors.safetensors";
+
+interface SidecarLayer {
+  num_groups: number;
+  sub_token_size: number;
+  init_type: VeLoRAInitType;
+  scale: number;
+  initialized: boolean;
+}
+
+/**
+ * Writes `velora_config.json` and `velora_vectors.safetensors` into `dir` (atomically), so a
+ * resumed run keeps the same v and init state. The model weights themselves stay a plain HF
+ * checkpoint (`save_pretrained`). Does nothing when `model` has no VeLoRA layers.
+ * @throws {Error} naming the file when writing fails.
+ */
+export async function saveVeLoRA(model: Module, dir: string): Promise<void> {
+  const layers = veloraLayers(model);
+  if (!layers.length) return;
+  const config: Record<string, SidecarLayer> = {};
+  const vectors = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, l] of layers) {
+    config[name] = {
+      num_groups: l.num_groups,
+      sub_token_size: l.sub_token_size,
+      init_type: l.init_type,
+      scale: l.scale,
+      initialized: l.initialized,
+    };
+    if (l.v) {
+      vectors.set(name, { shape: [l.sub_token_size], data: (await l.v.toArray()) as Float32Array });
+    }
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  await saveSafetensors(join(dir, VELORA_VECTORS_NAME), vectors);
+  const path = join(dir, VELORA_CONFIG_NAME);
+  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    await Deno.writeTextFile(
+      tmp,
+      JSON.stringify({ velora_version: 1, layers: config }, null, 2) + "\n",
+    );
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error(`${path}: writing the VeLoRA config failed: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Restores VeLoRA layers and their v vectors from a sidecar in `dir`: layers named there are
+ * patched (if not already) with the saved options, and initialised v vectors are loaded (layers
+ * whose vectors are equal share one tensor again, so a shared input's z is computed once).
+ * Returns false when `dir` has no sidecar.
+ * @throws {Error} naming the file and layer for unreadable files or unknown layer names.
+ */
+export async function loadVeLoRA(model: Module, dir: string): Promise<boolean> {
+  const path = join(dir, VELORA_CONFIG_NAME);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+  let parsed: { layers?: Record<string, SidecarLayer> };
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON: ${(e as Error).message}`);
+  }
+  const entries = Object.entries(parsed.layers ?? {});
+  for (const [name, opts] of entries) {
+    applyVeLoRA(model, {
+      target_modules: new RegExp(name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")),
+      num_groups: opts.num_groups,
+      init_type: opts.init_type,
+      scale: opts.scale,
+    });
+  }
+  const vectors = await loadSafetensors(join(dir, VELORA_VECTORS_NAME));
+  const byName = new Map(veloraLayers(model));
+  const byContent = new Map<string, string>();
+  for (const [name, opts] of entries) {
+    const layer = byName.get(name)!;
+    const v = vectors.get(name);
+    if (!opts.initialized || !v) continue;
+    const key = Array.from(v.data).join(",");
+    const twin = byContent.get(key);
+    const twinV = twin ? byName.get(twin)!.v : null;
+    if (twinV) layer.setV(twinV);
+    else {
+      layer.setV(v.data as Float32Array);
+      byContent.set(key, name);
+    }
+  }
+  return true;
+}

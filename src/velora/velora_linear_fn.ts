@@ -1,0 +1,93 @@
+import { record } from "../autograd/node.ts";
+import { linearBackward, matmulInto } from "../ops/matmul.ts";
+import { sumRows } from "../ops/reduce.ts";
+import type { Storage } from "../tensor/storage.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import { project, type SubTokenShape, weightGrad } from "./kernels.ts";
+
+/**
+ * z tensors of this process by (input storage, v storage): several patched layers that read the
+ * same input with the same v (BERT query/key/value) compute and save z once. Entries hold no
+ * reference: a freed z storage is simply a miss.
+ */
+const zCache = new WeakMap<Storage, Map<Storage, { z: Storage; shape: number[] }>>();
+
+function cachedZ(x: Tensor, v: Tensor): Tensor | null {
+  const hit = zCache.get(x.storage)?.get(v.storage);
+  if (!hit || hit.z.freed) return null;
+  return new Tensor(x.device, hit.z.retain(), hit.shape, "f16");
+}
+
+/** What a VeLoRA linear call observed, for the report (see `VeLoRALinear.inputHeldElsewhere`). */
+export interface VeLoRATrace {
+  /** Set at backward: whether the input buffer was still saved by another op (null: unknown). */
+  inputHeldElsewhere: boolean | null;
+  /** Whether the last training forward reused a z computed by another layer. */
+  sharedZ: boolean;
+}
+
+/**
+ * y = x·Wᵀ + b whose backward keeps only the rank-1 sub-token projection z of x (packed f16,
+ * 2·T·G bytes) instead of x (4·T·D bytes). Official VeLoRA semantics (API.md "VeLoRA"):
+ * dW = scale · dYᵀ (z ⊗ v), computed factored as (dYᵀZ) ⊗ v; db = Σ dY; dX = dY·W exact.
+ * Shapes: x [..., D], weight [out, D], bias [out], v [M] (unit norm) → [..., out].
+ * Saves z (activation), v when it may change before backward (`snapshotV`), and W (a parameter).
+ */
+export function veloraLinear(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  v: Tensor,
+  s: SubTokenShape,
+  opts: { scale: number; snapshotV: boolean; trace?: VeLoRATrace },
+): Tensor {
+  const [outF, inF] = weight.shape;
+  if (x.shape[x.ndim - 1] !== inF || inF !== s.dim) {
+    throw new Error(
+      `VeLoRA linear: input [${x.shape}] does not match weight [${weight.shape}] (D = ${s.dim})`,
+    );
+  }
+  const tokens = x.numel / inF;
+  const d = { batch: 1, m: tokens, n: outF, k: inF };
+  const out = Tensor.empty(x.device, [...x.shape.slice(0, -1), outF]);
+  matmulInto(out, x, weight, d, { transB: true, bias: bias ?? undefined });
+  return record(out, [x, weight, bias], "VeLoRALinearBackward", (save) => {
+    let sz = null;
+    let sv = null;
+    if (weight.requiresGrad) {
+      let z = cachedZ(x, v);
+      if (opts.trace) opts.trace.sharedZ = z !== null;
+      if (!z) {
+        z = project(x, s, v);
+        let byV = zCache.get(x.storage);
+        if (!byV) zCache.set(x.storage, byV = new Map());
+        byV.set(v.storage, { z: z.storage, shape: [...z.shape] });
+      }
+      sz = save(z);
+      z.dispose();
+      if (opts.snapshotV) {
+        const copy = Tensor.empty(v.device, v.shape);
+        v.device.commandEncoder().copyBufferToBuffer(v.buffer, 0, copy.buffer, 0, v.numel * 4);
+        sv = save(copy);
+        copy.dispose();
+      } else sv = save(v);
+    }
+    const sw = x.requiresGrad ? save(weight) : null;
+    const inputRef = new WeakRef(x.storage);
+    return (g) => {
+      if (opts.trace) {
+        const st = inputRef.deref();
+        opts.trace.inputHeldElsewhere = st ? !st.freed && st.saves > 0 : false;
+      }
+      const [gx] = linearBackward(g, null, sw?.tensor ?? null, null, d);
+      const gw = sz && sv ? weightGrad(g, sz.tensor, sv.tensor, s, outF, opts.scale) : null;
+      let gb: Tensor | null = null;
+      if (bias?.requiresGrad) {
+        const rows = g.view([tokens, outF]);
+        gb = sumRows(rows);
+        rows.dispose();
+      }
+      return [gx, gw, gb];
+    };
+  });
+}

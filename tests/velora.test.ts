@@ -1,0 +1,254 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { Tensor } from "../src/tensor/tensor.ts";
+import { tidy } from "../src/tensor/scope.ts";
+import { noGrad } from "../src/autograd/grad_mode.ts";
+import { sum } from "../src/ops/reduce.ts";
+import { mul } from "../src/ops/basic.ts";
+import { Linear } from "../src/nn/linear.ts";
+import { BertForSequenceClassification } from "../src/models/bert/modeling_bert.ts";
+import { applyVeLoRA, removeVeLoRA, veloraLayers } from "../src/velora/apply.ts";
+import { VeLoRALinear } from "../src/velora/velora_linear.ts";
+import { loadVeLoRA, saveVeLoRA } from "../src/velora/sidecar.ts";
+import { loadSafetensors } from "../src/io/safetensors.ts";
+import { assertClose, testDevice } from "./helpers/gpu.ts";
+import { assertTensorClose, loadInputs } from "./helpers/bert.ts";
+
+const vdir = new URL("./fixtures/velora/", import.meta.url);
+const bertDir = fileURLToPath(new URL("./fixtures/bert_tiny/", import.meta.url));
+const cases = JSON.parse(await Deno.readTextFile(new URL("cases.json", vdir))).cases as Record<
+  string,
+  {
+    in_features: number;
+    num_groups: number;
+    out_features: number;
+    scale: number;
+    x_shape: number[];
+  }
+>;
+const golden = await loadSafetensors(fileURLToPath(new URL("cases.safetensors", vdir)));
+const g = (name: string) => golden.get(name)!.data as Float32Array;
+
+Deno.test("VeLoRALinear matches the official algorithm: y, v, dW, db, dX; dW is not exact", async () => {
+  const device = await testDevice();
+  for (const [name, c] of Object.entries(cases)) {
+    const lin = new Linear(device, c.in_features, c.out_features);
+    lin.load_state_dict({ weight: g(`${name}.W`), bias: g(`${name}.b`) });
+    const layer = new VeLoRALinear(lin, { num_groups: c.num_groups, scale: c.scale });
+    const x = Tensor.from(device, g(`${name}.x`), c.x_shape, { requiresGrad: true });
+    const dyShape = [...c.x_shape.slice(0, -1), c.out_features];
+    const dy = Tensor.from(device, g(`${name}.dY`), dyShape);
+    // Σ y ⊙ dY has gradient dY with respect to y.
+    const y = tidy(() => layer.forward(x).keep());
+    const loss = tidy(() => sum(mul(y, dy)).keep());
+    assertClose(await y.toArray(), g(`${name}.y`), { rtol: 1e-4, atol: 1e-5, what: `${name} y` });
+    assertClose(await layer.v!.toArray(), g(`${name}.v`), {
+      rtol: 1e-4,
+      atol: 1e-6,
+      what: `${name} v`,
+    });
+    loss.backward();
+    const ref = g(`${name}.dW`);
+    const bound = g(`${name}.dW_z_ulp_bound`);
+    const maxRef = ref.reduce((m, a) => Math.max(m, Math.abs(a)), 0);
+    const dw = await layer.weight.grad!.toArray();
+    dw.forEach((v, i) => {
+      const tol = bound[i] + 3e-3 * maxRef;
+      assert.ok(Math.abs(v - ref[i]) <= tol, `${name} dW[${i}] ${v} vs ${ref[i]}`);
+    });
+    assertTensorClose(await layer.bias!.grad!.toArray(), g(`${name}.db`), 1e-4, `${name} db`);
+    assertTensorClose(await x.grad!.toArray(), g(`${name}.dX`), 1e-4, `${name} dX`);
+    if (c.in_features / c.num_groups > 1) {
+      // M > 1: the reconstruction is lossy, so dW is measurably not the exact gradient.
+      const exact = g(`${name}.dW_exact`);
+      let diff = 0;
+      let norm = 0;
+      dw.forEach((v, i) => {
+        diff += (v - exact[i]) ** 2;
+        norm += exact[i] ** 2;
+      });
+      assert.ok(Math.sqrt(diff / norm) > 0.1, `${name}: VeLoRA dW differs from the exact dW`);
+    }
+    [x, dy, y, loss, x.grad!].forEach((t) => t.dispose());
+    layer.dispose();
+  }
+});
+
+Deno.test("options are validated with clear errors", async () => {
+  const device = await testDevice();
+  const lin = new Linear(device, 10, 4);
+  assert.throws(
+    () => new VeLoRALinear(lin, { num_groups: 0 }),
+    /num_groups must be an integer in \[1, 10\]/,
+  );
+  assert.throws(() => new VeLoRALinear(lin, { rank: 2 }), /rank 2 is not supported/);
+  assert.throws(() => new VeLoRALinear(lin, { init_type: "svd" as "random" }), /init_type "svd"/);
+  assert.equal(new VeLoRALinear(lin, { num_groups: 4 }).sub_token_size, 3);
+  lin.dispose();
+});
+
+async function bert() {
+  const device = await testDevice();
+  const model = await BertForSequenceClassification.from_pretrained(bertDir, { device });
+  model.train();
+  return model;
+}
+
+const SIX = [
+  "attention.self.query",
+  "attention.self.key",
+  "attention.self.value",
+  "attention.output.dense",
+  "intermediate.dense",
+  "output.dense",
+];
+
+Deno.test("a BERT training step with VeLoRA on all six linear types matches PyTorch", async () => {
+  const device = await testDevice();
+  const model = await bert();
+  const names = new Set(model.state_dict().keys());
+  const report = applyVeLoRA(model, { target_modules: SIX, num_groups: 8 });
+  assert.equal(report.layers.length, 12);
+  assert.deepEqual(new Set(model.state_dict().keys()), names, "state_dict keys unchanged");
+  const ref = await loadSafetensors(`${bertDir}/golden_velora.safetensors`);
+  const inp = await loadInputs(device);
+  const out = tidy(() => {
+    const o = model.forward({ ...inp, labels: inp.labels });
+    return { logits: o.logits.keep(), loss: o.loss!.keep() };
+  });
+  assertTensorClose(await out.logits.toArray(), ref.get("logits")!.data, 1e-4, "logits");
+  assertTensorClose(await out.loss.toArray(), ref.get("loss")!.data, 1e-4, "loss");
+  out.loss.backward();
+  for (const [name, p] of model.named_parameters()) {
+    assertTensorClose(await p.grad!.toArray(), ref.get(`grad.${name}`)!.data, 1e-3, name, 1e-5);
+  }
+  for (const [name, l] of veloraLayers(model)) {
+    assertTensorClose(await l.v!.toArray(), ref.get(`v.${name}`)!.data, 1e-4, `v.${name}`);
+  }
+  const held = report.inputsHeldElsewhere();
+  assert.ok(held.every((h) => h.held === false), JSON.stringify(held));
+  assert.ok(held.filter((h) => h.sharedZ).length === 4, "key and value reuse query's z");
+  [out.logits, out.loss, ...Object.values(inp)].forEach((t) => t.dispose());
+  model.dispose();
+});
+
+/** Activation bytes at the end of a training forward (loss kept, graph freed afterwards). */
+async function forwardActivation(model: BertForSequenceClassification): Promise<number> {
+  const device = model.bert.config && (await testDevice());
+  const inp = await loadInputs(device);
+  const loss = tidy(() => model.forward({ ...inp, labels: inp.labels }).loss!.keep());
+  const bytes = device.memory.byCategory.activation;
+  loss.dispose();
+  Object.values(inp).forEach((t) => t.dispose());
+  assert.equal(device.memory.byCategory.activation, 0, "a discarded graph frees its activations");
+  return bytes;
+}
+
+const z = (tokens: number, groups: number) => Math.ceil((tokens * groups) / 2) * 4;
+
+Deno.test("activation memory falls by exactly the freed inputs minus the z's", async () => {
+  const T = 21; // 3 × 7 tokens
+  const D = 32;
+  const I = 37;
+  const layers = 2;
+  const plainModel = await bert();
+  const plain = await forwardActivation(plainModel);
+  plainModel.dispose();
+
+  const all = await bert();
+  applyVeLoRA(all, { target_modules: SIX, num_groups: 8 });
+  // Per layer: the attention input, the merged context and the FFN input ([T, D] each) and the
+  // GELU output [T, I] are no longer saved; q/k/v share one z.
+  const freedAll = layers * 4 * (3 * T * D + T * I);
+  const zAll = layers * (3 * z(T, 8) + z(T, 8));
+  assert.equal(await forwardActivation(all), plain - freedAll + zAll);
+  all.dispose();
+
+  // The paper's "vd": value + FFN output.dense. query/key still save the attention input, so
+  // only the GELU output is freed, and value's z is extra.
+  const vd = await bert();
+  const report = applyVeLoRA(vd, {
+    target_modules: ["value", /.*layer\.\d+\.output\.dense/],
+    num_groups: 8,
+  });
+  assert.equal(report.layers.length, 4);
+  const freedVd = layers * 4 * T * I;
+  const zVd = layers * 2 * z(T, 8);
+  assert.equal(await forwardActivation(vd), plain - freedVd + zVd);
+  // The report says so honestly after a step.
+  const device = await testDevice();
+  const inp = await loadInputs(device);
+  const loss = tidy(() => vd.forward({ ...inp, labels: inp.labels }).loss!.keep());
+  loss.backward();
+  const held = new Map(report.inputsHeldElsewhere().map((h) => [h.name, h.held]));
+  assert.equal(held.get("bert.encoder.layer.0.attention.self.value"), true);
+  assert.equal(held.get("bert.encoder.layer.0.output.dense"), false);
+  [loss, ...Object.values(inp)].forEach((t) => t.dispose());
+  vd.dispose();
+});
+
+Deno.test("eval and no-grad forwards neither initialise v nor store anything", async () => {
+  const device = await testDevice();
+  const model = await bert();
+  applyVeLoRA(model, { target_modules: SIX, num_groups: 8 });
+  const inp = await loadInputs(device);
+  noGrad(() => tidy(() => model.forward(inp).logits.keep())).dispose();
+  model.eval();
+  const logits = noGrad(() => tidy(() => model.forward(inp).logits.keep()));
+  assert.equal(device.memory.byCategory.activation, 0);
+  assert.ok(veloraLayers(model).every(([, l]) => l.v === null));
+  logits.dispose();
+  Object.values(inp).forEach((t) => t.dispose());
+  model.dispose();
+});
+
+Deno.test("matching errors list candidates; removeVeLoRA restores plain layers", async () => {
+  const model = await bert();
+  assert.throws(
+    () => applyVeLoRA(model, { target_modules: ["nope"] }),
+    /matched no module; candidate linear layers: bert\.encoder\.layer\.0\.attention\.self\.query/,
+  );
+  assert.throws(
+    () => applyVeLoRA(model, { target_modules: ["attention"] }),
+    /is not a linear layer/,
+  );
+  assert.throws(
+    () => applyVeLoRA(model, { target_modules: ["value"], num_groups: 0 }),
+    /num_groups/,
+  );
+  assert.equal(veloraLayers(model).length, 0, "a failed apply changes nothing");
+  applyVeLoRA(model, { target_modules: ["value"], num_groups: 4 });
+  assert.equal(veloraLayers(model).length, 2);
+  assert.equal(removeVeLoRA(model), 2);
+  assert.ok(model.bert.encoder.layer[0].attention.self.value instanceof Linear);
+  model.dispose();
+});
+
+Deno.test("v and the init state survive a save/load through the sidecar", async () => {
+  const device = await testDevice();
+  const model = await bert();
+  applyVeLoRA(model, { target_modules: SIX, num_groups: 8 });
+  const inp = await loadInputs(device);
+  const loss = tidy(() => model.forward({ ...inp, labels: inp.labels }).loss!.keep());
+  loss.backward();
+  loss.dispose();
+  const dir = await Deno.makeTempDir();
+  try {
+    await saveVeLoRA(model, dir);
+    const again = await bert();
+    assert.equal(await loadVeLoRA(again, dir), true);
+    const a = new Map(veloraLayers(model));
+    for (const [name, l] of veloraLayers(again)) {
+      assert.ok(l.initialized);
+      assert.deepEqual(await l.v!.toArray(), await a.get(name)!.v!.toArray());
+    }
+    const q = again.bert.encoder.layer[0].attention.self.query as unknown as VeLoRALinear;
+    const k = again.bert.encoder.layer[0].attention.self.key as unknown as VeLoRALinear;
+    assert.equal(q.v!.storage, k.v!.storage, "equal v vectors are shared again after loading");
+    again.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    Object.values(inp).forEach((t) => t.dispose());
+    model.dispose();
+  }
+});
