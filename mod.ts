@@ -27,3 +27,35 @@ export { isGradEnabled, noGrad, setGradEnabled } from "./src/autograd/grad_mode.
 export { record, releaseGraph, SavedTensor } from "./src/autograd/node.ts";
 export type { BackwardFn, GradNode, SaveFn } from "./src/autograd/node.ts";
 export * as ops from "./src/ops/mod.ts";
+export { checkpoint } from "./src/autograd/checkpoint.ts";
+export type { RandomState } from "./src/autograd/checkpoint.ts";
+export * from "./src/nn/mod.ts";
+export * from "./src/optim/mod.ts";
+export * from "./src/models/bert/config.ts";
+export { BertEmbeddings } from "./src/models/bert/embeddings.ts";
+export { BertAttention, BertSelfAttention, BertSelfOutput } from "./src/models/bert/attention.ts";
+export { BertEncoder, BertIntermediate, BertLayer, BertOutput } from "./src/models/bert/layer.ts";
+export {
+  BertForSequenceClassification,
+  BertModel,
+  BertPooler,
+} from "./src/models/bert/modeling_bert.ts";
+export type {
+  BertInputs,
+  BertModelOutput,
+  SequenceClassifierInputs,
+  SequenceClassifierOutput,
+} from "./src/models/bert/modeling_bert.ts";
+export type { FromPretrainedOptions } from "./src/models/pretrained.ts";
+export { AutoTokenizer, PreTrainedTokenizer } from "./src/data/auto_tokenizer.ts";
+export * from "./src/velora/mod.ts";
+export * as data from "./src/data/mod.ts";
+export * from "./src/io/safetensors.ts";
+export * from "./src/hub/hub.ts";
+export type {
+  EncodedBatch,
+  EncodeOptions,
+  LoadedTokenizer,
+  PostProcessed,
+  Tokenizer,
+} from "./src/data/tokenize.ts";

@@ -27,3 +27,41 @@ Deno.test({
   },
 });
 if (!hasShared) console.log("skipping the vocab.txt comparison: ../shared/data is absent");
+
+import { AutoTokenizer, PreTrainedTokenizer } from "../src/data/auto_tokenizer.ts";
+
+Deno.test({
+  name: "AutoTokenizer loads bert-base-uncased's tokenizer.json and saves a loadable copy",
+  ignore: !hasShared,
+  fn: async () => {
+    const tok = await AutoTokenizer.from_pretrained(
+      new URL("../../shared/data/bert-base-uncased/", import.meta.url).pathname,
+    );
+    assert.deepEqual(tok.encode("Hello world"), [101, 7592, 2088, 102]);
+    const dir = await Deno.makeTempDir();
+    try {
+      await tok.save_pretrained(dir);
+      const again = await AutoTokenizer.from_pretrained(dir);
+      assert.deepEqual(again.encode("Hello world"), [101, 7592, 2088, 102]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("the default tokenizer saves vocab.txt that AutoTokenizer reloads", async () => {
+  const tok = await PreTrainedTokenizer.default();
+  const dir = await Deno.makeTempDir();
+  try {
+    await tok.save_pretrained(dir);
+    const again = await AutoTokenizer.from_pretrained(dir);
+    assert.deepEqual(
+      again.encode("Spam filters hate this!"),
+      tok.encode("Spam filters hate this!"),
+    );
+    const b = again.batch(["a b c", "d"], null, { max_length: 8 });
+    assert.equal(b.batch, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

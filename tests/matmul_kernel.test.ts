@@ -63,7 +63,13 @@ function erf(x: number): number {
 
 const gelu = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
 
-function reference(c: Case, a: Float32Array, b: Float32Array, bias: Float32Array | null, c0: Float32Array) {
+function reference(
+  c: Case,
+  a: Float32Array,
+  b: Float32Array,
+  bias: Float32Array | null,
+  c0: Float32Array,
+) {
   const batch = c.batch ?? 1, { m, n, k } = c;
   const sA = c.strideA ?? m * k, sB = c.strideB ?? k * n, sC = c.strideC ?? m * n;
   const alpha = c.alpha ?? 1;
@@ -195,7 +201,10 @@ Deno.test("encodeMatmul matches an f64 reference (all transposes, batch, bias, g
     if (!p) {
       let module = modules.get(key);
       if (!module) modules.set(key, module = device.createShaderModule({ code, label: key }));
-      p = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main", constants } });
+      p = device.createComputePipeline({
+        layout: "auto",
+        compute: { module, entryPoint: "main", constants },
+      });
       pipelines.set(id, p);
     }
     return p;
@@ -266,8 +275,13 @@ Deno.test("encodeMatmul matches an f64 reference (all transposes, batch, bias, g
     total += p.cBuf.size;
     return o;
   });
-  const staging = device.createBuffer({ size: total, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  pending.forEach((p, i) => encoder.copyBufferToBuffer(p.cBuf, 0, staging, offsets[i], p.cBuf.size));
+  const staging = device.createBuffer({
+    size: total,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  pending.forEach((p, i) =>
+    encoder.copyBufferToBuffer(p.cBuf, 0, staging, offsets[i], p.cBuf.size)
+  );
   device.queue.submit([encoder.finish()]);
   const err = await device.popErrorScope();
   assert(!err, `WebGPU validation error: ${err?.message}`);
@@ -280,14 +294,19 @@ Deno.test("encodeMatmul matches an f64 reference (all transposes, batch, bias, g
     const got = all.subarray(offsets[i] / 4, offsets[i] / 4 + p.expect.length);
     let worst = 0, at = -1;
     for (let j = 0; j < p.expect.length; j++) {
-      const e = Math.abs(got[j] - p.expect[j]) / (1e-4 * Math.max(1, p.scale[j], Math.abs(p.expect[j])));
+      const e = Math.abs(got[j] - p.expect[j]) /
+        (1e-4 * Math.max(1, p.scale[j], Math.abs(p.expect[j])));
       if (!(e <= worst)) { // also catches NaN
         worst = Number.isNaN(e) ? Infinity : e;
         at = j;
       }
     }
     if (worst > 1) {
-      failures.push(`${p.c.name}: element ${at} got ${got[at]}, expected ${p.expect[at]} (${worst.toFixed(1)}× tolerance)`);
+      failures.push(
+        `${p.c.name}: element ${at} got ${got[at]}, expected ${p.expect[at]} (${
+          worst.toFixed(1)
+        }× tolerance)`,
+      );
     }
   });
   for (const b of [...created, staging]) b.destroy();

@@ -54,3 +54,5 @@ export {
   tokenizerFromVocab,
 } from "./tokenize.ts";
 export { bertTokenizerJson, type WordPieceOptions } from "./wordpiece.ts";
+export { AutoTokenizer, PreTrainedTokenizer } from "./auto_tokenizer.ts";
+export { DEFAULT_VOCAB_PACKAGE, defaultTokenizer, loadDefaultVocab } from "./default_vocab.ts";

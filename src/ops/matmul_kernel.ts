@@ -179,7 +179,9 @@ export function encodeMatmulWithTile(
   checkDim("strideC", strideC);
   if (batch === 0 || m === 0 || n === 0) return;
   if (batch > 1 && strideC < m * n) {
-    throw new Error(`encodeMatmul: strideC ${strideC} makes the ${batch} outputs [${m}, ${n}] overlap`);
+    throw new Error(
+      `encodeMatmul: strideC ${strideC} makes the ${batch} outputs [${m}, ${n}] overlap`,
+    );
   }
   if (args.c === args.a || args.c === args.b || args.c === args.bias) {
     throw new Error("encodeMatmul: c must not alias a, b or bias");
@@ -187,7 +189,9 @@ export function encodeMatmulWithTile(
   const need = (what: string, buf: GPUBuffer, elements: number) => {
     if (elements > 0x7fffffff || buf.size < elements * 4) {
       throw new Error(
-        `encodeMatmul: ${what} needs ${elements} f32 (${elements * 4} bytes), buffer has ${buf.size} bytes`,
+        `encodeMatmul: ${what} needs ${elements} f32 (${
+          elements * 4
+        } bytes), buffer has ${buf.size} bytes`,
       );
     }
   };
@@ -213,7 +217,8 @@ export function encodeMatmulWithTile(
   const gridY = Math.ceil(total / gridX);
   if (gridY > MAX_GRID) throw new Error(`encodeMatmul: ${total} workgroups exceed the grid limit`);
 
-  const flags = (args.bias ? FLAG_BIAS : 0) | ((args.epilogue ?? "none") === "gelu" ? FLAG_GELU : 0) |
+  const flags = (args.bias ? FLAG_BIAS : 0) |
+    ((args.epilogue ?? "none") === "gelu" ? FLAG_GELU : 0) |
     (args.accumulate ? FLAG_ACCUMULATE : 0);
   const data = new ArrayBuffer(PARAM_BYTES);
   const u = new Uint32Array(data);

@@ -26,6 +26,7 @@ export class BertSelfAttention extends Module {
   readonly #heads: number;
   readonly #headSize: number;
 
+  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
   constructor(device: Device, config: BertConfig) {
     super();
     const d = config.hidden_size;
@@ -65,6 +66,7 @@ export class BertSelfOutput extends Module {
   /** hidden_dropout_prob. */
   dropout: Dropout;
 
+  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
   constructor(device: Device, config: BertConfig) {
     super();
     this.dense = new Linear(device, config.hidden_size, config.hidden_size);
@@ -85,6 +87,7 @@ export class BertAttention extends Module {
   /** `attention.output.dense`, `attention.output.LayerNorm`. */
   output: BertSelfOutput;
 
+  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
   constructor(device: Device, config: BertConfig) {
     super();
     this.self = new BertSelfAttention(device, config);

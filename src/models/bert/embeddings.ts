@@ -26,6 +26,7 @@ export class BertEmbeddings extends Module {
   readonly #config: BertConfig;
   readonly #ids = new Map<string, Tensor>();
 
+  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
   constructor(device: Device, config: BertConfig) {
     super();
     this.#device = device;
@@ -59,6 +60,7 @@ export class BertEmbeddings extends Module {
   }
 
   /**
+   * input_ids, token_type_ids i32 [B, S] → [B, S, D].
    * @throws {Error} when the sequence is longer than max_position_embeddings.
    */
   forward(input_ids: Tensor, token_type_ids?: Tensor | null): Tensor {

@@ -15,6 +15,7 @@ export class BertIntermediate extends Module {
   dense: Linear;
   readonly #act: (x: Tensor) => Tensor;
 
+  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
   constructor(device: Device, config: BertConfig) {
     super();
     this.dense = new Linear(device, config.hidden_size, config.intermediate_size);
@@ -36,6 +37,7 @@ export class BertOutput extends Module {
   /** hidden_dropout_prob. */
   dropout: Dropout;
 
+  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
   constructor(device: Device, config: BertConfig) {
     super();
     this.dense = new Linear(device, config.intermediate_size, config.hidden_size);
@@ -58,6 +60,7 @@ export class BertLayer extends Module {
   /** `output.dense`, `output.LayerNorm`. */
   output: BertOutput;
 
+  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
   constructor(device: Device, config: BertConfig) {
     super();
     this.attention = new BertAttention(device, config);
@@ -79,6 +82,7 @@ export class BertEncoder extends Module {
   /** When true (and training with grad), each layer keeps only its input and recomputes. */
   gradient_checkpointing = false;
 
+  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
   constructor(device: Device, config: BertConfig) {
     super();
     this.layer = Array.from(

@@ -50,6 +50,7 @@ export class BertPooler extends Module {
   /** [D, D]. */
   dense: Linear;
 
+  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
   constructor(device: Device, config: BertConfig) {
     super();
     this.dense = new Linear(device, config.hidden_size, config.hidden_size);
@@ -76,6 +77,7 @@ export class BertModel extends Module {
   /** `pooler.dense.*`, or null (`add_pooling_layer: false`). */
   pooler: BertPooler | null;
 
+  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
   constructor(
     device: Device,
     config: BertConfig,
@@ -90,6 +92,7 @@ export class BertModel extends Module {
   }
 
   /**
+   * Token ids (and masks) [B, S] → last hidden state [B, S, D] and pooled output [B, D].
    * @throws {Error} for inputs that are not i32 [batch, seq] or whose shapes differ.
    */
   forward(inputs: BertInputs): BertModelOutput {
@@ -179,6 +182,7 @@ export class BertForSequenceClassification extends Module {
   /** `classifier.*`: [num_labels, D]. */
   classifier: Linear;
 
+  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
   constructor(device: Device, config: BertConfig, options: { seed?: number } = {}) {
     super();
     if (config.problem_type === "multi_label_classification") {
