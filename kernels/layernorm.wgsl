@@ -11,7 +11,7 @@ struct Params {
   chunk: u32, // backward_params: rows per workgroup row-chunk
 }
 
-const WG: u32 = 256u;
+override WG: u32 = 256u; // threads per row: a power of two, chosen from C by the op
 
 @group(0) @binding(0) var<uniform> p: Params;
 

@@ -15,7 +15,7 @@ struct Params {
   scale: f32,
 }
 
-const WG: u32 = 128u;
+override WG: u32 = 128u; // threads per row: a power of two, chosen from S by the op
 
 @group(0) @binding(0) var<uniform> p: Params;
 

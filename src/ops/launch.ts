@@ -42,3 +42,14 @@ export function checkBinding(device: Device, bytes: number, what: string): void 
     );
   }
 }
+
+/**
+ * Threads per workgroup for row-wise kernels (one workgroup per row): about four elements per
+ * thread, a power of two in [16, 256]. Software adapters run a workgroup's threads one after
+ * another between barriers, so idle threads and barrier rounds cost real time there.
+ */
+export function rowThreads(cols: number): number {
+  let wg = 16;
+  while (wg < 256 && wg * 4 < cols) wg *= 2;
+  return wg;
+}

@@ -1,7 +1,7 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/layernorm.wgsl" with { type: "text" };
-import { f32, grid1d, params } from "./launch.ts";
+import { f32, grid1d, params, rowThreads } from "./launch.ts";
 import { sumRows } from "./reduce.ts";
 
 /** Rows summed per workgroup by the dweight/dbias partial pass (then reduced over chunks). */
@@ -46,7 +46,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12):
   const stats = Tensor.empty(device, [rows, 2]);
   if (rows > 0) {
     device.dispatch({
-      pipeline: device.pipeline("layernorm.wgsl", src, {}, "forward"),
+      pipeline: device.pipeline("layernorm.wgsl", src, { WG: rowThreads(cols) }, "forward"),
       buffers: [x.buffer, weight.buffer, bias.buffer, y.buffer, stats.buffer],
       params: params(rows, cols, f32(eps), 0),
       workgroups: grid1d(rows, 1),
@@ -64,7 +64,12 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12):
         dx = Tensor.empty(device, x.shape);
         if (rows > 0) {
           device.dispatch({
-            pipeline: device.pipeline("layernorm.wgsl", src, {}, "backward_input"),
+            pipeline: device.pipeline(
+              "layernorm.wgsl",
+              src,
+              { WG: rowThreads(cols) },
+              "backward_input",
+            ),
             buffers: [xs.buffer, sw.tensor.buffer, st.buffer, g.buffer, dx.buffer],
             params: params(rows, cols, f32(0), 0),
             workgroups: grid1d(rows, 1),

@@ -1,7 +1,7 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/softmax.wgsl" with { type: "text" };
-import { f32, grid1d, params } from "./launch.ts";
+import { f32, grid1d, params, rowThreads } from "./launch.ts";
 
 /** Options of {@linkcode softmax}. */
 export interface SoftmaxOptions {
@@ -56,7 +56,7 @@ export function softmax(x: Tensor, mask?: Tensor | null, options: SoftmaxOptions
   const y = Tensor.empty(device, x.shape);
   if (rows > 0) {
     device.dispatch({
-      pipeline: device.pipeline("softmax.wgsl", src, {}, "forward"),
+      pipeline: device.pipeline("softmax.wgsl", src, { WG: rowThreads(cols) }, "forward"),
       buffers: [x.buffer, mask && rowsPerMask > 0 ? mask.buffer : device.dummyBuffer, y.buffer],
       params: params(rows, cols, rowsPerMask, f32(scale)),
       workgroups: grid1d(rows, 1),
@@ -68,7 +68,7 @@ export function softmax(x: Tensor, mask?: Tensor | null, options: SoftmaxOptions
       const dx = Tensor.empty(device, x.shape);
       if (rows > 0) {
         device.dispatch({
-          pipeline: device.pipeline("softmax.wgsl", src, {}, "backward"),
+          pipeline: device.pipeline("softmax.wgsl", src, { WG: rowThreads(cols) }, "backward"),
           buffers: [sy.tensor.buffer, g.buffer, dx.buffer],
           params: params(rows, cols, 0, f32(scale)),
           workgroups: grid1d(rows, 1),

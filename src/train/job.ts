@@ -1,0 +1,311 @@
+import { join } from "node:path";
+import type { Device } from "../runtime/device.ts";
+import { BertConfig } from "../models/bert/config.ts";
+import { BertForSequenceClassification } from "../models/bert/modeling_bert.ts";
+import { AutoTokenizer, PreTrainedTokenizer } from "../data/auto_tokenizer.ts";
+import { loadSpamAssassin } from "../data/spam_assassin.ts";
+import { loadTextClassificationFile } from "../data/text_file.ts";
+import { stratifiedSplit, takeSubset } from "../data/split.ts";
+import type { Dataset, Example } from "../data/types.ts";
+import { applyVeLoRA, type VeLoRAReport } from "../velora/apply.ts";
+import type { VeLoRAInitType } from "../velora/velora_linear.ts";
+import { Trainer, type TrainOutput } from "./trainer.ts";
+
+/** Training modes of the main job. */
+export type FinetuneMode = "full" | "velora" | "checkpointing";
+
+/** Options of the main job (the CLI flags of `examples/finetune_bert.ts`). */
+export interface FinetuneOptions {
+  /** Hub id or local HF folder; undefined = the embedded small random-init BERT. */
+  model?: string;
+  /** Training file (TSV/CSV/JSONL); undefined = SpamAssassin from npm. */
+  data?: string;
+  /** Evaluation file; default: a stratified split of the training data. */
+  evalData?: string;
+  /** Fraction held out for evaluation when there is no eval file. Default 0.2. */
+  evalFraction?: number;
+  /** Text columns and label column of `data` / `evalData`. */
+  textColumn?: string;
+  /** Second text column for sentence pairs. */
+  textPairColumn?: string;
+  /** Label column. */
+  labelColumn?: string;
+  /** Skip and count bad rows instead of failing. */
+  skipBadRows?: boolean;
+  /** Stratified subset of the training data. */
+  maxTrainExamples?: number;
+  /** Stratified subset of the evaluation data. */
+  maxEvalExamples?: number;
+  /** VeLoRA targets (PEFT matching) or a preset: "all" (six encoder linear types), "vd". */
+  veloraLayers?: string;
+  /** G. */
+  numGroups?: number;
+  /** init_type. */
+  veloraInit?: VeLoRAInitType;
+  /** velora_scale. */
+  veloraScale?: number;
+  /** Epochs. */
+  epochs: number;
+  /** Optimizer steps cap (-1 = none). */
+  maxSteps: number;
+  /** Batch size. */
+  batchSize: number;
+  /** Max tokens per example. */
+  maxLength: number;
+  /** Peak learning rate. */
+  lr: number;
+  /** Warm-up fraction. */
+  warmupRatio: number;
+  /** AdamW weight decay. */
+  weightDecay: number;
+  /** Gradient accumulation steps. */
+  gradientAccumulationSteps: number;
+  /** Seed of the split, data order, init and dropout. */
+  seed: number;
+  /** Checkpoint every N optimizer steps (0 = never). */
+  saveSteps: number;
+  /** Loss readback interval in steps. */
+  loggingSteps: number;
+  /** Progress bar. */
+  progress: boolean;
+}
+
+/** The prepared data of a run. */
+export interface PreparedData {
+  /** Dataset name for metrics. */
+  name: string;
+  /** Training examples. */
+  train: Example[];
+  /** Evaluation examples. */
+  eval: Example[];
+  /** Label names by id. */
+  id2label: Record<number, string>;
+  /** Rows skipped as bad (with --skip-bad-rows). */
+  skipped: number;
+}
+
+/** Loads and splits the data of a run (deterministic by seed). */
+export async function prepareData(o: FinetuneOptions): Promise<PreparedData> {
+  const columns = {
+    textColumn: o.textColumn,
+    textPairColumn: o.textPairColumn,
+    labelColumn: o.labelColumn,
+    skipBadRows: o.skipBadRows,
+  };
+  const ds: Dataset = o.data
+    ? await loadTextClassificationFile(o.data, columns)
+    : await loadSpamAssassin();
+  let train: Example[];
+  let evalSet: Example[];
+  let skipped = ds.skipped;
+  if (o.evalData) {
+    const ev = await loadTextClassificationFile(o.evalData, {
+      ...columns,
+      labels: Object.values(ds.id2label),
+    });
+    skipped += ev.skipped;
+    train = ds.examples;
+    evalSet = ev.examples;
+  } else {
+    const split = stratifiedSplit(ds.examples, {
+      evalFraction: o.evalFraction ?? 0.2,
+      seed: o.seed,
+    });
+    train = split.train;
+    evalSet = split.eval;
+  }
+  if (o.maxTrainExamples && o.maxTrainExamples < train.length) {
+    train = takeSubset(train, o.maxTrainExamples, o.seed);
+  }
+  if (o.maxEvalExamples && o.maxEvalExamples < evalSet.length) {
+    evalSet = takeSubset(evalSet, o.maxEvalExamples, o.seed + 1);
+  }
+  return { name: ds.name, train, eval: evalSet, id2label: ds.id2label, skipped };
+}
+
+/** The embedded default: a small BERT, randomly initialised, with bert-base-uncased's vocabulary. */
+export const DEFAULT_MODEL_CONFIG = {
+  vocab_size: 30522,
+  hidden_size: 128,
+  num_hidden_layers: 2,
+  num_attention_heads: 2,
+  intermediate_size: 512,
+  max_position_embeddings: 512,
+  hidden_dropout_prob: 0.1,
+  attention_probs_dropout_prob: 0.1,
+} as const;
+
+/** Name used in metrics for the embedded default model. */
+export const DEFAULT_MODEL_NAME =
+  "velora/small-bert-random-init (2 layers, hidden 128, bert-base-uncased vocab)";
+
+/** Builds the model and tokenizer of a run, with labels from the data. */
+export async function buildModel(
+  device: Device,
+  o: FinetuneOptions,
+  data: PreparedData,
+): Promise<{ model: BertForSequenceClassification; tokenizer: PreTrainedTokenizer; name: string }> {
+  const n = Object.keys(data.id2label).length;
+  const id2label = Object.fromEntries(
+    Object.entries(data.id2label).map(([k, v]) => [String(k), v]),
+  );
+  const label2id = Object.fromEntries(
+    Object.entries(data.id2label).map(([k, v]) => [v, Number(k)]),
+  );
+  if (!o.model) {
+    const config = new BertConfig({ ...DEFAULT_MODEL_CONFIG, id2label, label2id, num_labels: n });
+    const model = new BertForSequenceClassification(device, config, { seed: o.seed });
+    return { model, tokenizer: await PreTrainedTokenizer.default(), name: DEFAULT_MODEL_NAME };
+  }
+  const model = await BertForSequenceClassification.from_pretrained(o.model, {
+    device,
+    num_labels: n,
+    seed: o.seed,
+  });
+  model.config.id2label = Object.fromEntries(
+    Object.entries(data.id2label).map(([k, v]) => [Number(k), v]),
+  );
+  model.config.label2id = label2id;
+  return { model, tokenizer: await AutoTokenizer.from_pretrained(o.model), name: o.model };
+}
+
+/** The six encoder linear types of BERT, and the paper's "vd" (value + FFN down projection). */
+export const VELORA_PRESETS: Record<string, (string | RegExp)[]> = {
+  all: [
+    "attention.self.query",
+    "attention.self.key",
+    "attention.self.value",
+    "attention.output.dense",
+    "intermediate.dense",
+    /.*layer\.\d+\.output\.dense/,
+  ],
+  vd: ["attention.self.value", /.*layer\.\d+\.output\.dense/],
+};
+
+/** Sets up `mode` on `model`: VeLoRA patching or gradient checkpointing. */
+export function setupMode(
+  model: BertForSequenceClassification,
+  mode: FinetuneMode,
+  o: FinetuneOptions,
+): VeLoRAReport | null {
+  if (mode === "checkpointing") model.gradient_checkpointing_enable();
+  if (mode !== "velora") return null;
+  const spec = o.veloraLayers ?? "all";
+  const targets = VELORA_PRESETS[spec] ?? spec.split(",").map((s) => s.trim()).filter(Boolean);
+  return applyVeLoRA(model, {
+    target_modules: targets,
+    num_groups: o.numGroups,
+    init_type: o.veloraInit,
+    scale: o.veloraScale,
+  });
+}
+
+/** `metrics.json` of one mode (API.md "Main job"). */
+export interface RunMetrics {
+  mode: FinetuneMode;
+  model: string;
+  dataset: string;
+  steps: number;
+  train_loss: number;
+  eval_accuracy: number;
+  eval_f1?: number;
+  eval_examples: number;
+  peak_bytes: number;
+  activation_bytes: number;
+  tokens_per_second: number;
+  seconds: number;
+  train_examples: number;
+  adapter: string;
+  velora_layers?: { name: string; num_groups: number; sub_token_size: number }[];
+  log_history: { step: number; loss: number }[];
+}
+
+/**
+ * Runs one mode end to end: build the model, set up the mode, train, evaluate, save the model and
+ * tokenizer into `outputDir` (`save_pretrained`) with checkpoints under it.
+ */
+export async function runMode(
+  device: Device,
+  mode: FinetuneMode,
+  o: FinetuneOptions,
+  data: PreparedData,
+  outputDir: string,
+  resume: boolean,
+  log: (m: string) => void = console.log,
+): Promise<{ metrics: RunMetrics; output: TrainOutput }> {
+  const { model, tokenizer, name } = await buildModel(device, o, data);
+  const report = setupMode(model, mode, o);
+  const trainer = new Trainer({
+    model,
+    tokenizer,
+    train_dataset: data.train,
+    eval_dataset: data.eval,
+    regression: model.config.num_labels === 1,
+    log,
+    args: {
+      output_dir: outputDir,
+      num_train_epochs: o.epochs,
+      max_steps: o.maxSteps,
+      per_device_train_batch_size: o.batchSize,
+      per_device_eval_batch_size: Math.max(o.batchSize, 64),
+      learning_rate: o.lr,
+      warmup_ratio: o.warmupRatio,
+      weight_decay: o.weightDecay,
+      gradient_accumulation_steps: o.gradientAccumulationSteps,
+      seed: o.seed,
+      save_steps: o.saveSteps,
+      logging_steps: o.loggingSteps,
+      max_length: o.maxLength,
+      progress: o.progress,
+    },
+  });
+  try {
+    const output = await trainer.train({ resume_from_checkpoint: resume });
+    await model.save_pretrained(outputDir);
+    await tokenizer.save_pretrained(outputDir);
+    const ev = output.eval!;
+    const metrics: RunMetrics = {
+      mode,
+      model: name,
+      dataset: data.name,
+      steps: output.global_step,
+      train_loss: output.training_loss,
+      eval_accuracy: ev.eval_accuracy,
+      ...(ev.eval_f1 !== undefined ? { eval_f1: ev.eval_f1 } : {}),
+      eval_examples: ev.eval_examples,
+      peak_bytes: output.peak_bytes,
+      activation_bytes: output.activation_bytes,
+      tokens_per_second: output.tokens_per_second,
+      seconds: output.seconds,
+      train_examples: data.train.length,
+      adapter: device.describe(),
+      ...(report
+        ? {
+          velora_layers: report.layers.map((l) => ({
+            name: l.name,
+            num_groups: l.num_groups,
+            sub_token_size: l.sub_token_size,
+          })),
+        }
+        : {}),
+      log_history: output.log_history,
+    };
+    await writeJsonAtomic(join(outputDir, "metrics.json"), metrics);
+    return { metrics, output };
+  } finally {
+    trainer.dispose();
+    model.dispose();
+  }
+}
+
+/** Writes JSON atomically (temp file + rename). */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    await Deno.writeTextFile(tmp, JSON.stringify(value, null, 2) + "\n");
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error(`${path}: write failed: ${(e as Error).message}`);
+  }
+}
