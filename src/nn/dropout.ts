@@ -20,8 +20,8 @@ const CALLS = 2 ** 21; // forwards before the per-call seed sequence repeats
 export class Dropout extends Module {
   /** Drop probability. */
   readonly p: number;
-  /** Base seed (32-bit). */
-  readonly seed: number;
+  /** Base seed (32-bit); models set it from their own seed so runs are reproducible. */
+  seed: number;
   /** Training forwards so far (the next call's seed uses it). */
   calls = 0;
 

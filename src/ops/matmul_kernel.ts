@@ -13,6 +13,8 @@ import aVec4 from "../../kernels/matmul_a_vec4.wgsl" with { type: "text" };
 import aScalar from "../../kernels/matmul_a_scalar.wgsl" with { type: "text" };
 import bVec4 from "../../kernels/matmul_b_vec4.wgsl" with { type: "text" };
 import bScalar from "../../kernels/matmul_b_scalar.wgsl" with { type: "text" };
+import cVec4 from "../../kernels/matmul_c_vec4.wgsl" with { type: "text" };
+import cScalar from "../../kernels/matmul_c_scalar.wgsl" with { type: "text" };
 import tile32 from "../../kernels/matmul_tile_32x32.wgsl" with { type: "text" };
 import tile16 from "../../kernels/matmul_tile_16x16.wgsl" with { type: "text" };
 import tile8 from "../../kernels/matmul_tile_8x8.wgsl" with { type: "text" };
@@ -73,9 +75,6 @@ const TILES: Record<MatmulTile, TileInfo> = {
 /** Invocations per workgroup (fixed by the `@workgroup_size(8)` of the tile files). */
 const LANES = 8;
 const MAX_GRID = 65535;
-const FLAG_BIAS = 1;
-const FLAG_GELU = 2;
-const FLAG_ACCUMULATE = 4;
 const PARAM_BYTES = 48;
 
 const dummies = new WeakMap<GPUDevice, GPUBuffer>();
@@ -137,7 +136,8 @@ function checkDim(name: string, v: number): void {
  *
  * Pipelines come from `getPipeline(key, code, constants)` (entry point "main", layout "auto"):
  * `key` names `code` uniquely (the same key always comes with the same code), `constants` are
- * the WGSL overrides TRANS_A / TRANS_B. Parameters go in a uniform from `getUniform(data)`.
+ * the WGSL overrides TRANS_A, TRANS_B, HAS_BIAS, GELU, ACCUMULATE (so each combination used is
+ * its own pipeline). Sizes, strides and alpha go in a 48-byte uniform from `getUniform(data)`.
  *
  * @example Linear forward y = x·Wᵀ + b with x [T, in], W [out, in]:
  * `encodeMatmul(gpu, pass, getPipeline, getUniform, { a: x, b: w, c: y, bias, batch: 1, m: T,
@@ -204,11 +204,19 @@ export function encodeMatmulWithTile(
 
   const vecA = (transA ? m % 4 === 0 : k % 4 === 0) && (batch === 1 || strideA % 4 === 0);
   const vecB = (transB ? k % 4 === 0 : n % 4 === 0) && (batch === 1 || strideB % 4 === 0);
+  const vecC = n % 4 === 0 && (batch === 1 || strideC % 4 === 0);
   const name = tile ?? chooseMatmulTile(batch, m, n, k);
   const t = TILES[name];
-  const key = `matmul_${name}_${vecA ? "a4" : "a1"}_${vecB ? "b4" : "b1"}.wgsl`;
-  const code = common + (vecA ? aVec4 : aScalar) + (vecB ? bVec4 : bScalar) + t.code;
-  const pipeline = getPipeline(key, code, { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 });
+  const key = `matmul_${name}_${vecA ? "a4" : "a1"}${vecB ? "b4" : "b1"}${vecC ? "c4" : "c1"}.wgsl`;
+  const code = common + (vecA ? aVec4 : aScalar) + (vecB ? bVec4 : bScalar) +
+    (vecC ? cVec4 : cScalar) + t.code;
+  const pipeline = getPipeline(key, code, {
+    TRANS_A: transA ? 1 : 0,
+    TRANS_B: transB ? 1 : 0,
+    HAS_BIAS: args.bias ? 1 : 0,
+    GELU: (args.epilogue ?? "none") === "gelu" ? 1 : 0,
+    ACCUMULATE: args.accumulate ? 1 : 0,
+  });
 
   const tilesM = Math.ceil(m / t.tm);
   const tilesN = Math.ceil(n / (LANES * t.tn));
@@ -217,14 +225,11 @@ export function encodeMatmulWithTile(
   const gridY = Math.ceil(total / gridX);
   if (gridY > MAX_GRID) throw new Error(`encodeMatmul: ${total} workgroups exceed the grid limit`);
 
-  const flags = (args.bias ? FLAG_BIAS : 0) |
-    ((args.epilogue ?? "none") === "gelu" ? FLAG_GELU : 0) |
-    (args.accumulate ? FLAG_ACCUMULATE : 0);
   const data = new ArrayBuffer(PARAM_BYTES);
   const u = new Uint32Array(data);
-  u.set([m, n, k, batch, strideA, strideB, strideC, flags]);
-  new Float32Array(data)[8] = args.alpha ?? 1;
-  u.set([tilesM, tilesN, gridX], 9);
+  u.set([m, n, k, batch, strideA, strideB, strideC]);
+  new Float32Array(data)[7] = args.alpha ?? 1;
+  u.set([tilesM, tilesN, gridX, 0], 8);
 
   // With K = 0 nothing is read from A or B, which may then be empty (unbindable) buffers.
   const bindGroup = gpu.createBindGroup({

@@ -9,7 +9,7 @@ import { stratifiedSplit, takeSubset } from "../data/split.ts";
 import type { Dataset, Example } from "../data/types.ts";
 import { applyVeLoRA, type VeLoRAReport } from "../velora/apply.ts";
 import type { VeLoRAInitType } from "../velora/velora_linear.ts";
-import { Trainer, type TrainOutput } from "./trainer.ts";
+import { Trainer, type TrainerState, type TrainOutput } from "./trainer.ts";
 
 /** Training modes of the main job. */
 export type FinetuneMode = "full" | "velora" | "checkpointing";
@@ -232,6 +232,7 @@ export async function runMode(
   outputDir: string,
   resume: boolean,
   log: (m: string) => void = console.log,
+  onStepEnd?: (state: Readonly<TrainerState>) => boolean | void,
 ): Promise<{ metrics: RunMetrics; output: TrainOutput }> {
   const { model, tokenizer, name } = await buildModel(device, o, data);
   const report = setupMode(model, mode, o);
@@ -242,6 +243,7 @@ export async function runMode(
     eval_dataset: data.eval,
     regression: model.config.num_labels === 1,
     log,
+    on_step_end: onStepEnd,
     args: {
       output_dir: outputDir,
       num_train_epochs: o.epochs,

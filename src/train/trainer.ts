@@ -13,6 +13,7 @@ import { epochPermutation } from "../data/split.ts";
 import { accuracy, argmaxRows, f1Binary } from "./report/metrics.ts";
 import { createProgress, type Progress } from "./report/progress.ts";
 import { disposeBatch, makeBatch, type TensorBatch } from "./batch.ts";
+export type { TrainerState } from "./checkpoint_io.ts";
 import {
   listCheckpoints,
   loadCheckpoint,
@@ -119,6 +120,11 @@ export interface TrainerInit {
   regression?: boolean;
   /** Log sink; default console.log. */
   log?: (message: string) => void;
+  /**
+   * Called after every optimizer step (and after a checkpoint at that step is written); returning
+   * true stops training there, like HF `TrainerControl.should_training_stop`.
+   */
+  on_step_end?: (state: Readonly<TrainerState>) => boolean | void;
 }
 
 /** A NaN or infinite loss: training stops, and the last good checkpoint is left untouched. */
@@ -355,7 +361,7 @@ export class Trainer {
             windowStart += performance.now() - t0;
             progress?.log(`saved ${path}`);
           }
-          if (step >= total) break outer;
+          if (step >= total || this.#init.on_step_end?.(state) === true) break outer;
         }
         state.epoch++;
         state.step_in_epoch = 0;

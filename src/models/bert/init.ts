@@ -2,6 +2,7 @@ import type { Module } from "../../nn/module.ts";
 import { Linear } from "../../nn/linear.ts";
 import { Embedding } from "../../nn/embedding.ts";
 import { LayerNorm } from "../../nn/layernorm.ts";
+import { Dropout } from "../../nn/dropout.ts";
 import { mulberry32, normal_ } from "../../nn/init.ts";
 import type { BertConfig } from "./config.ts";
 
@@ -29,4 +30,18 @@ export function initBertWeights(root: Module, config: BertConfig, seed: number):
     }
   }
   root.load_state_dict(values, { strict: false });
+}
+
+/**
+ * Gives every dropout module of `root` a base seed derived from `seed` and its position, so two
+ * models built with the same seed draw the same masks (needed for exact resume).
+ */
+export function seedDropouts(root: Module, seed: number): void {
+  let i = 0;
+  for (const [, m] of root.named_modules()) {
+    if (m instanceof Dropout) {
+      m.seed = (Math.imul(seed ^ 0x9e3779b9, 2654435761) + Math.imul(++i, 0x85ebca6b)) >>> 0;
+      m.calls = 0;
+    }
+  }
 }

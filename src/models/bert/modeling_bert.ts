@@ -10,7 +10,7 @@ import { Dropout } from "../../nn/dropout.ts";
 import { BertConfig } from "./config.ts";
 import { BertEmbeddings } from "./embeddings.ts";
 import { BertEncoder } from "./layer.ts";
-import { initBertWeights } from "./init.ts";
+import { initBertWeights, seedDropouts } from "./init.ts";
 import { type FromPretrainedOptions, loadWeightsFrom, saveWeights } from "../pretrained.ts";
 
 function checkSupported(config: BertConfig): void {
@@ -89,6 +89,7 @@ export class BertModel extends Module {
     this.encoder = new BertEncoder(device, config);
     this.pooler = (options.add_pooling_layer ?? true) ? new BertPooler(device, config) : null;
     initBertWeights(this, config, options.seed ?? 0);
+    seedDropouts(this, options.seed ?? 0);
   }
 
   /**
@@ -195,6 +196,7 @@ export class BertForSequenceClassification extends Module {
     this.dropout = new Dropout(config.classifier_dropout ?? config.hidden_dropout_prob);
     this.classifier = new Linear(device, config.hidden_size, config.num_labels);
     initBertWeights(this.classifier, config, (options.seed ?? 0) + 1);
+    seedDropouts(this, options.seed ?? 0);
   }
 
   /** Number of classes (1 = regression). */
