@@ -56,7 +56,7 @@ Training
   --num-groups G            VeLoRA sub-tokens per token (default 32)
   --velora-init I           batch_average_once (default), batch_average, ema_<decay>, random
   --velora-scale S          weight-gradient scale (default 1)
-  --epochs N                (default 3)
+  --epochs N                (default 2)
   --max-steps N             stop after N optimizer steps (default: no limit)
   --batch-size N            (default 32)
   --max-length N            tokens per example (default 128)
@@ -160,7 +160,7 @@ const options: FinetuneOptions = {
   numGroups: num(f, "num-groups", 32, true),
   veloraInit: f["velora-init"] as VeLoRAInitType | undefined,
   veloraScale: num(f, "velora-scale", 1),
-  epochs: num(f, "epochs", 3),
+  epochs: num(f, "epochs", 2),
   maxSteps: num(f, "max-steps", -1, true),
   batchSize: num(f, "batch-size", 32, true),
   maxLength: num(f, "max-length", 128, true),

@@ -345,7 +345,14 @@ export class Trainer {
             windowTokens = 0;
             windowStart = now;
             state.log_history.push({ step, loss: mean });
-            progress?.update(step, { loss: mean, tokensPerSecond: tps, lr: this.optimizer.lr });
+            if (progress) {
+              progress.update(step, { loss: mean, tokensPerSecond: tps, lr: this.optimizer.lr });
+            } else {
+              this.#log(
+                `step ${step}/${total}: loss ${mean.toFixed(4)}, ${tps.toFixed(0)} tokens/s, ` +
+                  `lr ${this.optimizer.lr.toExponential(2)}`,
+              );
+            }
           }
           if (saveNow) {
             state.scheduler = scheduler.state_dict();
@@ -359,7 +366,7 @@ export class Trainer {
               args.save_total_limit,
             );
             windowStart += performance.now() - t0;
-            progress?.log(`saved ${path}`);
+            (progress ? (m: string) => progress.log(m) : this.#log)(`saved ${path}`);
           }
           if (step >= total || this.#init.on_step_end?.(state) === true) break outer;
         }
@@ -369,7 +376,7 @@ export class Trainer {
           const t0 = performance.now();
           evalMetrics = await this.evaluate();
           windowStart += performance.now() - t0;
-          progress?.log(
+          (progress ? (m: string) => progress.log(m) : this.#log)(
             `epoch ${state.epoch}: eval_accuracy ${evalMetrics.eval_accuracy.toFixed(4)}` +
               (evalMetrics.eval_f1 !== undefined
                 ? `, eval_f1 ${evalMetrics.eval_f1.toFixed(4)}`
