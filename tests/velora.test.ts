@@ -196,6 +196,17 @@ Deno.test("eval and no-grad forwards neither initialise v nor store anything", a
   model.eval();
   const logits = noGrad(() => tidy(() => model.forward(inp).logits.keep()));
   assert.equal(device.memory.byCategory.activation, 0);
+  // Eval mode with grad enabled: the VeLoRA layers themselves save nothing.
+  const q = model.bert.encoder.layer[0].attention.self.query;
+  const x = Tensor.from(device, new Float32Array(2 * 32).fill(0.5), [2, 32], {
+    requiresGrad: true,
+  });
+  const y = tidy(() => q.forward(x).keep());
+  assert.equal(device.memory.byCategory.activation, 0);
+  const l = tidy(() => sum(y).keep());
+  l.backward();
+  assert.ok(x.grad, "the input still gets its gradient");
+  [x, y, l, x.grad!].forEach((t) => t.dispose());
   assert.ok(veloraLayers(model).every(([, l]) => l.v === null));
   logits.dispose();
   Object.values(inp).forEach((t) => t.dispose());

@@ -7,7 +7,7 @@ import { mulberry32 } from "../nn/init.ts";
 import type { Storage } from "../tensor/storage.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { initV, type SubTokenShape } from "./kernels.ts";
-import { veloraLinear, type VeLoRATrace } from "./velora_linear_fn.ts";
+import { linearNoActivation, veloraLinear, type VeLoRATrace } from "./velora_linear_fn.ts";
 
 /** How v is chosen (official VeLoRA `init_type`). */
 export type VeLoRAInitType = "batch_average_once" | "batch_average" | "random" | `ema_${number}`;
@@ -98,8 +98,8 @@ let warnedFallback = false;
  *
  * Training forward (grad enabled): y = x·Wᵀ + b exactly; saves z = s·v (packed f16, 2·G bytes per
  * token instead of 4·D); backward dW = scale·(dYᵀZ) ⊗ v, db = Σ dY, dX = dY·W (exact).
- * Eval forwards neither initialise v nor compute z (they run the plain layer, like the official
- * code); no-grad forwards store nothing.
+ * Eval forwards neither initialise v nor compute z and store no activation: with grad enabled
+ * the input and bias still get gradients but the weight gets none. No-grad forwards store nothing.
  */
 export class VeLoRALinear extends Module {
   /** The original weight [out_features, in_features]. */
@@ -239,9 +239,8 @@ export class VeLoRALinear extends Module {
 
   /** x [..., in_features] → [..., out_features]. */
   forward(x: Tensor): Tensor {
-    if (!this.training || !isGradEnabled() || !this.weight.requiresGrad) {
-      return linear(x, this.weight, this.bias);
-    }
+    if (!isGradEnabled() || !this.weight.requiresGrad) return linear(x, this.weight, this.bias);
+    if (!this.training) return linearNoActivation(x, this.weight, this.bias);
     this.#ensureV(x);
     return veloraLinear(x, this.weight, this.bias, this.#v!, this.#shape, {
       scale: this.scale,

@@ -91,3 +91,29 @@ export function veloraLinear(
     };
   });
 }
+
+/**
+ * The eval-mode VeLoRA forward: y = x·Wᵀ + b, storing no activation (API.md: "Eval mode ...
+ * store nothing"). Gradients still flow to the input (dX = dY·W, W is a parameter) and the bias;
+ * the weight gets none, since neither x nor z is kept.
+ */
+export function linearNoActivation(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+  const [outF, inF] = weight.shape;
+  const tokens = x.numel / inF;
+  const d = { batch: 1, m: tokens, n: outF, k: inF };
+  const out = Tensor.empty(x.device, [...x.shape.slice(0, -1), outF]);
+  matmulInto(out, x, weight, d, { transB: true, bias: bias ?? undefined });
+  return record(out, [x, null, bias], "LinearEvalBackward", (save) => {
+    const sw = x.requiresGrad ? save(weight) : null;
+    return (g) => {
+      const [gx] = linearBackward(g, null, sw?.tensor ?? null, null, d);
+      let gb: Tensor | null = null;
+      if (bias?.requiresGrad) {
+        const rows = g.view([tokens, outF]);
+        gb = sumRows(rows);
+        rows.dispose();
+      }
+      return [gx, null, gb];
+    };
+  });
+}
