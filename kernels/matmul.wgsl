@@ -1,10 +1,14 @@
 // Batched matrix product C[b] = epilogue(alpha · op(A[b]) · op(B[b]) + bias), common part.
 //
-// src/ops/matmul_kernel.ts assembles one shader module from four pieces:
-//   matmul.wgsl                          (this file: params, C / bias bindings, tiling, epilogue)
+// src/ops/matmul_kernel.ts assembles one shader module from five pieces:
+//   matmul.wgsl                                 (this file: params, overrides, tiling, gelu)
 // + matmul_a_vec4.wgsl | matmul_a_scalar.wgsl   (binding 1 and prepA / loadA)
 // + matmul_b_vec4.wgsl | matmul_b_scalar.wgsl   (binding 2 and prepB / loadB)
+// + matmul_c_vec4.wgsl | matmul_c_scalar.wgsl   (bindings 3, 4 and storeBlock: the epilogue)
 // + matmul_tile_{32x32,16x16,8x8}.wgsl          (the entry point `main`: register tile + k loop)
+// Overrides: TRANS_A, TRANS_B (in the A / B files) and HAS_BIAS, GELU, ACCUMULATE (below). The
+// epilogue options are overrides, not uniform flags, because llvmpipe executes both sides of
+// every branch under a mask: a disabled GELU or accumulate would still cost ~4% of a matmul.
 //
 // Layouts (row-major, element offsets; batch b starts at b·stride, stride 0 = broadcast):
 //   A [M, K], or [K, M] when TRANS_A;  B [K, N], or [N, K] when TRANS_B;  C [M, N].
@@ -27,20 +31,18 @@ struct MatmulParams {
   strideA: u32, // elements between batches of A (0 = shared by all batches)
   strideB: u32,
   strideC: u32,
-  flags: u32, // FLAG_BIAS | FLAG_GELU | FLAG_ACCUMULATE
   alpha: f32,
   tilesM: u32, // workgroup tiles along M (ceil(M / rows per workgroup))
   tilesN: u32, // workgroup tiles along N (ceil(N / columns per workgroup))
   gridX: u32, // workgroups dispatched along x; the linear workgroup id is x + y * gridX
+  _pad: u32,
 }
 
-const FLAG_BIAS: u32 = 1u; // add bias[n] (broadcast over rows and batches)
-const FLAG_GELU: u32 = 2u; // apply gelu (erf form) after alpha and bias
-const FLAG_ACCUMULATE: u32 = 4u; // C += result instead of C = result
+override HAS_BIAS: bool = false; // add bias[n] (broadcast over rows and batches)
+override GELU: bool = false; // apply gelu (erf form) after alpha and bias
+override ACCUMULATE: bool = false; // C += result instead of C = result
 
 @group(0) @binding(0) var<uniform> P: MatmulParams;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
 
 struct Tile {
   oa: u32, // element offset of this batch's A
@@ -69,41 +71,28 @@ fn tileOf(wid: vec3u, lane: u32, tm: u32, tn: u32) -> Tile {
   return t;
 }
 
-// erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7).
-fn erf_as(x: f32) -> f32 {
+// erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7), componentwise.
+fn erf4(x: vec4f) -> vec4f {
   let z = abs(x);
   let t = 1.0 / (1.0 + 0.3275911 * z);
   let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
   let y = 1.0 - poly * exp(-z * z);
-  return select(y, -y, x < 0.0);
+  return select(y, -y, x < vec4f());
 }
 
-fn gelu(x: f32) -> f32 {
-  return 0.5 * x * (1.0 + erf_as(x * 0.7071067811865476));
+// gelu(x) = 0.5 · x · (1 + erf(x / √2)), componentwise.
+fn gelu4(x: vec4f) -> vec4f {
+  return 0.5 * x * (1.0 + erf4(x * 0.7071067811865476));
 }
 
-// Epilogue and store of one accumulator block: m[j][i] belongs to C(t.r0 + dr + i, t.c0 + dc + j).
-fn storeBlock(t: Tile, dr: u32, dc: u32, m: mat4x4f) {
-  for (var j = 0u; j < 4u; j++) {
-    let col = t.c0 + dc + j;
-    var bv = 0.0;
-    if ((P.flags & FLAG_BIAS) != 0u && col < P.N) {
-      bv = bias[col];
-    }
-    let v4 = m[j];
-    for (var i = 0u; i < 4u; i++) {
-      let row = t.r0 + dr + i;
-      if (t.valid && row < P.M && col < P.N) {
-        var v = v4[i] * P.alpha + bv;
-        if ((P.flags & FLAG_GELU) != 0u) {
-          v = gelu(v);
-        }
-        let idx = t.oc + row * P.N + col;
-        if ((P.flags & FLAG_ACCUMULATE) != 0u) {
-          v += C[idx];
-        }
-        C[idx] = v;
-      }
-    }
+// alpha · acc + bias, then gelu: the epilogue before the optional accumulate.
+fn finish4(acc: vec4f, bias4: vec4f) -> vec4f {
+  var v = acc * P.alpha;
+  if (HAS_BIAS) {
+    v += bias4;
   }
+  if (GELU) {
+    v = gelu4(v);
+  }
+  return v;
 }

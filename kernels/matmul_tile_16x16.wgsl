@@ -1,8 +1,9 @@
 // velora matmul register tile 16x16: each invocation computes a 16x16 block of C held in
 // 16 mat4x4f accumulators (c<i><j>[col][row] = C(r0 + 4i + row, c0 + 4j + col)); a workgroup is
-// 8 invocations side by side along N, i.e. a 16x128 tile of C. Appended to matmul.wgsl plus one A and
-// one B loader file by src/ops/matmul_kernel.ts. The unrolling is deliberate: the WGSL->GLSL->llvmpipe
-// path neither unrolls loops nor keeps dynamically indexed arrays in registers.
+// 8 invocations side by side along N, i.e. a 16x128 tile of C. Appended to matmul.wgsl and one A, one B
+// and one C file by src/ops/matmul_kernel.ts. The k loop body is unrolled by hand on purpose: the
+// WGSL->GLSL->llvmpipe path neither unrolls loops nor keeps indexed arrays in registers. All tile
+// files follow the same mechanical pattern (a0..a3 rows, b.. columns, c<i><j> blocks).
 @compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let t = tileOf(wid, lid.x, 16u, 16u);
@@ -29,8 +30,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     let x3 = loadA(a3, k);
     c30 += x3 * y0; c31 += x3 * y1; c32 += x3 * y2; c33 += x3 * y3;
   }
-  storeBlock(t, 0u, 0u, c00); storeBlock(t, 0u, 4u, c01); storeBlock(t, 0u, 8u, c02); storeBlock(t, 0u, 12u, c03);
-  storeBlock(t, 4u, 0u, c10); storeBlock(t, 4u, 4u, c11); storeBlock(t, 4u, 8u, c12); storeBlock(t, 4u, 12u, c13);
-  storeBlock(t, 8u, 0u, c20); storeBlock(t, 8u, 4u, c21); storeBlock(t, 8u, 8u, c22); storeBlock(t, 8u, 12u, c23);
-  storeBlock(t, 12u, 0u, c30); storeBlock(t, 12u, 4u, c31); storeBlock(t, 12u, 8u, c32); storeBlock(t, 12u, 12u, c33);
+  // Epilogue: store one row of blocks per iteration, then move the rows up. A runtime loop on
+  // purpose: with all 16 storeBlock calls unrolled, LLVM compile time grows several-fold.
+  for (var i = 0u; i < 4u && t.r0 + 4u * i < P.M; i++) {
+    storeBlock(t, 4u * i, 0u, c00); storeBlock(t, 4u * i, 4u, c01); storeBlock(t, 4u * i, 8u, c02); storeBlock(t, 4u * i, 12u, c03);
+    c00 = c10; c01 = c11; c02 = c12; c03 = c13;
+    c10 = c20; c11 = c21; c12 = c22; c13 = c23;
+    c20 = c30; c21 = c31; c22 = c32; c23 = c33;
+  }
 }

@@ -171,6 +171,18 @@ CASES.push(
     tile: "8x8",
   },
   { name: "NN K = 0 (bias only)", m: 3, n: 4, k: 0, bias: true, tile: "8x8" },
+  {
+    name: "NT batch 2, A broadcast (strideA 0)",
+    batch: 2,
+    m: 6,
+    n: 9,
+    k: 5,
+    transB: true,
+    strideA: 0,
+    tile: "8x8",
+  },
+  // 70000 workgroups: more than 65535, so the grid is split over x and y.
+  { name: "NN batch 70000 (split grid)", batch: 70000, m: 2, n: 3, k: 2, tile: "8x8" },
   // The bigger tiles, one past their workgroup tile in M and N.
   { name: "NT 33x257x36 (32x32 tile)", m: 33, n: 257, k: 36, transB: true, tile: "32x32" },
   {
