@@ -1,8 +1,9 @@
 // Factored VeLoRA weight gradient (never materialises x̂ = z ⊗ v):
-//   P[o, g] = Σ_t dY[t, o] · z[t, g]            ([out × G], T·out·G multiply-adds)
+//   P[o, g] = Σ_t dY[t, o] · z[t, g]            ([out × G]: T·out·G multiply-adds, run by the
+//                                               tuned matmul on an f32 copy of z)
 //   dW[o, g·M + m] = scale · P[o, g] · v[m]      (for g·M + m < D)
-// which is M× fewer FLOPs than dYᵀ·x̂. Each workgroup computes a 16 × 16 tile of P through
-// workgroup memory, then expands its tile into dW.
+// This file holds the two cheap passes around that matmul: unpacking z, and the expansion, one
+// invocation per four consecutive dW elements so that stores are contiguous.
 
 struct Params {
   tokens: u32,
@@ -20,40 +21,40 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> z: array<u32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dw: array<f32>;
 
-const TILE = 16u;
-var<workgroup> tile_dy: array<array<f32, 16>, 16>; // [t][o]
-var<workgroup> tile_z: array<array<f32, 16>, 16>;  // [t][g]
+// unpack_z: packed f16 z [T·G / 2 words] → f32 [T, G]
+@group(0) @binding(1) var<storage, read> zpacked: array<u32>;
+@group(0) @binding(2) var<storage, read_write> zf: array<f32>;
 
-fn z_at(t: u32, g: u32) -> f32 {
-  let i = t * p.groups + g;
-  let pair = unpack2x16float(z[i / 2u]);
-  return select(pair.x, pair.y, (i & 1u) == 1u);
+// expand: P [out, G], v [M] → dW [out, D]
+@group(0) @binding(1) var<storage, read> pmat: array<f32>;
+@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dw: array<f32>;
+
+fn linear_id(wid: vec3u, lid: vec3u, nwg: vec3u) -> u32 {
+  return (wid.y * nwg.x + wid.x) * 256u + lid.x;
 }
 
-@compute @workgroup_size(16, 16)
-fn weight_grad(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let o = wid.x * TILE + lid.x;
-  let g = wid.y * TILE + lid.y;
-  var acc = 0.0;
-  for (var t0 = 0u; t0 < p.tokens; t0 += TILE) {
-    // Thread (x, y) loads dY[t0 + y, o-tile + x] and z[t0 + y, g-tile + x].
-    let t = t0 + lid.y;
-    let lo = wid.x * TILE + lid.x;
-    let lg = wid.y * TILE + lid.x;
-    tile_dy[lid.y][lid.x] = select(0.0, dy[t * p.outf + lo], t < p.tokens && lo < p.outf);
-    tile_z[lid.y][lid.x] = select(0.0, z_at(t, lg), t < p.tokens && lg < p.groups);
-    workgroupBarrier();
-    for (var k = 0u; k < TILE; k++) { acc += tile_dy[k][lid.x] * tile_z[k][lid.y]; }
-    workgroupBarrier();
+@compute @workgroup_size(256)
+fn unpack_z(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+            @builtin(num_workgroups) nwg: vec3u) {
+  let w = linear_id(wid, lid, nwg);
+  let n = p.tokens * p.groups;
+  if (2u * w >= n) { return; }
+  let pair = unpack2x16float(zpacked[w]);
+  zf[2u * w] = pair.x;
+  if (2u * w + 1u < n) { zf[2u * w + 1u] = pair.y; }
+}
+
+@compute @workgroup_size(256)
+fn expand(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+          @builtin(num_workgroups) nwg: vec3u) {
+  let i0 = 4u * linear_id(wid, lid, nwg);
+  let n = p.outf * p.dim;
+  for (var i = i0; i < min(i0 + 4u, n); i++) {
+    let o = i / p.dim;
+    let c = i % p.dim;
+    let g = c / p.sub;
+    dw[i] = p.scale * pmat[o * p.groups + g] * v[c - g * p.sub];
   }
-  if (o >= p.outf || g >= p.groups) { return; }
-  let pv = p.scale * acc;
-  let c0 = g * p.sub;
-  let c1 = min(c0 + p.sub, p.dim);
-  for (var c = c0; c < c1; c++) { dw[o * p.dim + c] = pv * v[c - c0]; }
 }

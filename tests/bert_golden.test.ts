@@ -5,6 +5,7 @@ import { tidy } from "../src/tensor/scope.ts";
 import { BertForSequenceClassification } from "../src/models/bert/modeling_bert.ts";
 import { loadSafetensors } from "../src/io/safetensors.ts";
 import { testDevice } from "./helpers/gpu.ts";
+import { Dropout } from "../src/nn/dropout.ts";
 import { assertTensorClose, dir, loadInputs } from "./helpers/bert.ts";
 
 Deno.test("BERT forward, loss and every gradient match PyTorch (train mode, dropout 0)", async () => {
@@ -165,4 +166,38 @@ Deno.test({
     [ids, mask, logits].forEach((t) => t.dispose());
     model.dispose();
   },
+});
+
+Deno.test("checkpointing replays dropout masks exactly and frees everything afterwards", async () => {
+  const device = await testDevice();
+  const inp = await loadInputs(device);
+  const base = device.memory.liveBytes;
+  const run = async (checkpointing: boolean) => {
+    const model = await BertForSequenceClassification.from_pretrained(dir, {
+      device,
+      warn: () => {},
+    });
+    // Dropout on: the replayed forward must draw the same masks as the original one.
+    for (const [, m] of model.named_modules()) {
+      if (m instanceof Dropout) (m as { p: number }).p = 0.2;
+    }
+    model.train();
+    if (checkpointing) model.gradient_checkpointing_enable();
+    const loss = tidy(() => model.forward({ ...inp, labels: inp.labels }).loss!.keep());
+    loss.backward();
+    loss.dispose();
+    const grads = new Map<string, Float32Array>();
+    for (const [name, p] of model.named_parameters()) {
+      grads.set(name, (await p.grad!.toArray()) as Float32Array);
+    }
+    model.dispose();
+    return grads;
+  };
+  const plain = await run(false);
+  const ckpt = await run(true);
+  for (const [name, g] of plain) {
+    assertTensorClose(ckpt.get(name)!, g, 1e-5, `checkpointed grad ${name}`, 1e-7);
+  }
+  assert.equal(device.memory.liveBytes, base, "no tensor outlives the runs");
+  Object.values(inp).forEach((t) => t.dispose());
 });

@@ -40,7 +40,8 @@ export function checkpoint(
   if (!isGradEnabled()) return fn(...inputs);
   const rngs = randomStates(owner);
   const states = rngs.map((r) => r.getRngState());
-  const out = noGrad(() => tidy(() => fn(...inputs).keep()));
+  // tidy hands the result to the caller's scope; everything else of the forward is freed.
+  const out = noGrad(() => tidy(() => fn(...inputs)));
   // The node must exist even when no input requires grad: the parameters inside fn do.
   const anchor = inputs.find((t): t is Tensor => t !== null) ?? null;
   const forceGrad = anchor && !anchor.requiresGrad;

@@ -19,7 +19,7 @@ const CALLS = 2 ** 21; // forwards before the per-call seed sequence repeats
  */
 export class Dropout extends Module {
   /** Drop probability. */
-  readonly p: number;
+  p: number;
   /** Base seed (32-bit); models set it from their own seed so runs are reproducible. */
   seed: number;
   /** Training forwards so far (the next call's seed uses it). */
@@ -35,10 +35,19 @@ export class Dropout extends Module {
 
   /** x [...] → [...]. */
   forward(x: Tensor): Tensor {
-    if (!this.training || this.p === 0) return dropout(x, 0, 0, false);
+    const seed = this.drawSeed();
+    return seed === null ? dropout(x, 0, 0, false) : dropout(x, this.p, seed);
+  }
+
+  /**
+   * The seed of this call's mask, advancing the call counter; null when dropout is inactive
+   * (eval or p = 0). For fused ops such as `dropoutMatmul`.
+   */
+  drawSeed(): number | null {
+    if (!this.training || this.p === 0) return null;
     const seed = (this.calls % CALLS) * 4294967296 + this.seed;
     this.calls++;
-    return dropout(x, this.p, seed);
+    return seed;
   }
 
   /** The call counter, so gradient checkpointing can replay the same masks. */

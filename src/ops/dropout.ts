@@ -1,4 +1,6 @@
 import { record } from "../autograd/node.ts";
+import { noGrad } from "../autograd/grad_mode.ts";
+import { matmul } from "./matmul.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/dropout.wgsl" with { type: "text" };
 import { f32, grid1d, params } from "./launch.ts";
@@ -83,4 +85,34 @@ export function dropout(x: Tensor, p: number, seed: number, training = true): Te
   return record(out, [x], "DropoutBackward", () => (g) => [
     apply(g, Tensor.empty(g.device, g.shape), p, seed),
   ]);
+}
+
+/**
+ * `matmul(dropout(probs, p, seed), v)` that saves `probs` instead of the dropped copy: backward
+ * regenerates the mask from the seed. In attention, the softmax already saves `probs`, so the
+ * dropped probabilities [B, H, S, S] are never kept (HF's eager attention keeps both).
+ * Shapes: probs [..., M, K], v [..., K, N] → [..., M, N].
+ * Saves: probs and v. Backward: dV = dropout(probs)ᵀ·dY, dprobs = dropout(dY·vᵀ) (same mask).
+ * @throws {Error} as {@linkcode dropout} and `matmul`.
+ */
+export function dropoutMatmul(probs: Tensor, v: Tensor, p: number, seed: number): Tensor {
+  checkArgs(p, seed);
+  if (p === 0) return matmul(probs, v);
+  const dropped = noGrad(() => apply(probs, Tensor.empty(probs.device, probs.shape), p, seed));
+  const out = noGrad(() => matmul(dropped, v));
+  dropped.dispose();
+  return record(out, [probs, v], "DropoutMatmulBackward", (save) => {
+    const sp = save(probs);
+    const sv = probs.requiresGrad ? save(v) : null;
+    return (g) => {
+      const pd = apply(sp.tensor, Tensor.empty(g.device, sp.tensor.shape), p, seed);
+      const gv = v.requiresGrad ? matmul(pd, g, { transA: true }) : null;
+      let gp: Tensor | null = null;
+      if (sv) {
+        const gpd = matmul(g, sv.tensor, { transB: true });
+        gp = apply(gpd, Tensor.empty(g.device, gpd.shape), p, seed);
+      }
+      return [gp, gv];
+    };
+  });
 }

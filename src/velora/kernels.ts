@@ -1,6 +1,7 @@
 import type { Device } from "../runtime/device.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { f32, grid1d, params } from "../ops/launch.ts";
+import { matmulInto } from "../ops/matmul.ts";
 import meanSrc from "../../kernels/velora.wgsl" with { type: "text" };
 import initSrc from "../../kernels/velora_init.wgsl" with { type: "text" };
 import projectSrc from "../../kernels/velora_project.wgsl" with { type: "text" };
@@ -102,7 +103,8 @@ export function project(x: Tensor, s: SubTokenShape, v: Tensor): Tensor {
 
 /**
  * Factored weight gradient dW = scale · (dYᵀ Z) ⊗ v → [out, D], from dY [T, out], z [T, G] (f16).
- * Costs T·out·G multiply-adds instead of T·out·D for dYᵀ·x̂.
+ * P = dYᵀZ [out, G] runs on the tuned matmul (T·out·G multiply-adds instead of T·out·D for
+ * dYᵀ·x̂); the expansion by v is one contiguous pass over dW.
  */
 export function weightGrad(
   dy: Tensor,
@@ -114,12 +116,23 @@ export function weightGrad(
 ): Tensor {
   const device: Device = dy.device;
   const tokens = dy.numel / outFeatures;
+  const zf = Tensor.empty(device, [tokens, s.groups]);
+  device.dispatch({
+    pipeline: device.pipeline("velora_grad.wgsl", gradSrc, {}, "unpack_z"),
+    buffers: [z.buffer, zf.buffer],
+    params: packParams(s, tokens),
+    workgroups: grid1d(Math.ceil((tokens * s.groups) / 2)),
+  });
+  const pmat = Tensor.empty(device, [outFeatures, s.groups]);
+  matmulInto(pmat, dy, zf, { batch: 1, m: outFeatures, n: s.groups, k: tokens }, { transA: true });
+  zf.dispose();
   const dw = Tensor.empty(device, [outFeatures, s.dim]);
   device.dispatch({
-    pipeline: device.pipeline("velora_grad.wgsl", gradSrc, {}, "weight_grad"),
-    buffers: [dy.buffer, z.buffer, v.buffer, dw.buffer],
+    pipeline: device.pipeline("velora_grad.wgsl", gradSrc, {}, "expand"),
+    buffers: [pmat.buffer, v.buffer, dw.buffer],
     params: packParams(s, tokens, { outf: outFeatures, scale }),
-    workgroups: [Math.ceil(outFeatures / 16), Math.ceil(s.groups / 16)],
+    workgroups: grid1d(Math.ceil((outFeatures * s.dim) / 4)),
   });
+  pmat.dispose();
   return dw;
 }

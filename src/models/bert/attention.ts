@@ -3,6 +3,7 @@ import type { Tensor } from "../../tensor/tensor.ts";
 import { add, reshape } from "../../ops/basic.ts";
 import { matmul } from "../../ops/matmul.ts";
 import { softmax } from "../../ops/softmax.ts";
+import { dropoutMatmul } from "../../ops/dropout.ts";
 import { permute } from "../../ops/shape.ts";
 import { Module } from "../../nn/module.ts";
 import { Linear } from "../../nn/linear.ts";
@@ -49,10 +50,12 @@ export class BertSelfAttention extends Module {
     const k = this.#heads_first(this.key.forward(hidden), batch, seq);
     const v = this.#heads_first(this.value.forward(hidden), batch, seq);
     const scores = matmul(q, k, { transB: true });
-    const probs = this.dropout.forward(
-      softmax(scores, mask, { scale: 1 / Math.sqrt(this.#headSize) }),
-    );
-    const context = matmul(probs, v);
+    const probs = softmax(scores, mask, { scale: 1 / Math.sqrt(this.#headSize) });
+    // Dropout fused into the context matmul: only the softmax output is kept for backward.
+    const seed = this.dropout.drawSeed();
+    const context = seed === null
+      ? matmul(probs, v)
+      : dropoutMatmul(probs, v, this.dropout.p, seed);
     return reshape(permute(context, [0, 2, 1, 3]), [batch, seq, dim]);
   }
 }
