@@ -1,0 +1,305 @@
+/**
+ * One training-step benchmark of a BERT for sequence classification in one mode (full, VeLoRA,
+ * gradient checkpointing): the step of `src/train/trainer.ts` (forward with labels in `tidy`,
+ * backward, global-norm clip coefficient fed to `AdamW.step({gradScale})`, zero_grad), one GPU
+ * wait per step, median step time after warm-up, peak and activation bytes.
+ *
+ * @module
+ */
+
+import {
+  AdamW,
+  applyVeLoRA,
+  BertConfig,
+  BertForSequenceClassification,
+  clipGradNormCoef,
+  type Device,
+  Tensor,
+  tidy,
+} from "../../mod.ts";
+import { VELORA_PRESETS } from "../../src/train/job.ts";
+import { cpuClock, othersLoad } from "./cpu.ts";
+
+/** Shapes of a benchmarked BERT. */
+export interface ModelShape {
+  /** Short name used in the table ("base", "small"). */
+  name: string;
+  /** Encoder layers. */
+  layers: number;
+  /** Hidden size D. */
+  hidden: number;
+  /** Attention heads. */
+  heads: number;
+  /** FFN inner size. */
+  intermediate: number;
+  /** Vocabulary size. */
+  vocab: number;
+}
+
+/** BERT-base shapes (bert-base-uncased). */
+export const BERT_BASE: ModelShape = {
+  name: "base",
+  layers: 12,
+  hidden: 768,
+  heads: 12,
+  intermediate: 3072,
+  vocab: 30522,
+};
+
+/** A small BERT (4 layers, hidden 256), bert-base-uncased's vocabulary. */
+export const BERT_SMALL: ModelShape = {
+  name: "small",
+  layers: 4,
+  hidden: 256,
+  heads: 4,
+  intermediate: 1024,
+  vocab: 30522,
+};
+
+/** Benchmarked modes. */
+export const MODES = ["full", "velora-vd", "velora-all", "checkpointing"] as const;
+/** One benchmarked mode. */
+export type BenchMode = typeof MODES[number];
+
+/** VeLoRA sub-tokens per token in the VeLoRA modes (M = 24 for hidden 768). */
+export const NUM_GROUPS = 32;
+
+/** A host-side batch: the same for every mode of one (model, batch, seq). */
+export interface HostBatch {
+  /** Rows. */
+  batch: number;
+  /** Tokens per row. */
+  seq: number;
+  /** [batch·seq] token ids in [1000, vocab). */
+  inputIds: Int32Array;
+  /** [batch] labels in {0, 1}. */
+  labels: Int32Array;
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A seeded random batch (ids avoid the special tokens below 1000). */
+export function randomBatch(batch: number, seq: number, vocab: number, seed: number): HostBatch {
+  const r = mulberry32(seed);
+  const inputIds = Int32Array.from(
+    { length: batch * seq },
+    () => 1000 + Math.floor(r() * (vocab - 1000)),
+  );
+  const labels = Int32Array.from({ length: batch }, () => (r() < 0.5 ? 0 : 1));
+  return { batch, seq, inputIds, labels };
+}
+
+/** The batch on the GPU (i32 ids, full attention mask, zero token types, labels). */
+export interface GpuBatch {
+  /** i32 [batch, seq]. */
+  input_ids: Tensor;
+  /** i32 [batch, seq], all ones. */
+  attention_mask: Tensor;
+  /** i32 [batch, seq], all zeros. */
+  token_type_ids: Tensor;
+  /** i32 [batch]. */
+  labels: Tensor;
+}
+
+/** Uploads a host batch. */
+export function uploadBatch(device: Device, b: HostBatch): GpuBatch {
+  const shape = [b.batch, b.seq];
+  const n = b.batch * b.seq;
+  return {
+    input_ids: Tensor.from(device, b.inputIds, shape, { dtype: "i32" }),
+    attention_mask: Tensor.from(device, new Int32Array(n).fill(1), shape, { dtype: "i32" }),
+    token_type_ids: Tensor.from(device, new Int32Array(n), shape, { dtype: "i32" }),
+    labels: Tensor.from(device, b.labels, [b.batch], { dtype: "i32" }),
+  };
+}
+
+/** Frees an uploaded batch. */
+export function disposeGpuBatch(b: GpuBatch): void {
+  for (const t of [b.input_ids, b.attention_mask, b.token_type_ids, b.labels]) t.dispose();
+}
+
+/** What one mode measured. */
+export interface ModeResult {
+  /** Model short name. */
+  model: string;
+  /** Mode. */
+  mode: string;
+  /** Rows per step. */
+  batch: number;
+  /** Tokens per row. */
+  seq: number;
+  /** Highest live bytes over the timed steps (peak reset before them). */
+  peak_bytes: number;
+  /** Highest `byCategory.activation` right after a timed forward. */
+  activation_bytes: number;
+  /** Median step time (ms). */
+  step_ms: number;
+  /** batch·seq / median step seconds. */
+  tokens_per_second: number;
+  /** Every timed step (ms), in order. */
+  step_ms_all: number[];
+  /**
+   * Median CPU time of this process per timed step (ms; null where /proc is missing). On the
+   * software adapter the GPU is this process's threads, so this measures the step's work and is
+   * far less sensitive than wall time to other processes on a shared machine.
+   */
+  step_cpu_ms: number | null;
+  /** Warm-up step times (ms), the first includes pipeline compiles. */
+  warmup_ms: number[];
+  /** Loss of the last timed step (read after timing). */
+  loss: number;
+  /** Cores' worth of CPU other processes used during the timed steps (null: unknown). */
+  others_load: number | null;
+  /** Live bytes after disposing the model and optimizer, minus before building them. */
+  leaked_bytes: number;
+  /** Trainable parameters. */
+  parameters: number;
+  /** VeLoRA layers patched (0 for other modes). */
+  velora_layers: number;
+}
+
+/** Options of {@linkcode runMode}. */
+export interface RunModeOptions {
+  /** Model shapes. */
+  shape: ModelShape;
+  /** Mode. */
+  mode: BenchMode;
+  /** The batch (already uploaded; its bytes are part of the baseline). */
+  batch: GpuBatch;
+  /** Rows and tokens per row of `batch`. */
+  dims: { batch: number; seq: number };
+  /** Untimed steps first (the first compiles pipelines and initialises VeLoRA's v). */
+  warmup: number;
+  /** Timed steps (median). */
+  steps: number;
+  /** Model init and dropout seed (same for every mode). */
+  seed: number;
+  /** Progress lines. */
+  log?: (m: string) => void;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+/** Builds a fresh model in `mode`, trains warmup + steps steps, measures, frees everything. */
+export async function runMode(device: Device, o: RunModeOptions): Promise<ModeResult> {
+  const log = o.log ?? (() => {});
+  await device.sync();
+  device.emptyCache();
+  const baseline = device.memory.liveBytes;
+  const { shape } = o;
+  const config = new BertConfig({
+    vocab_size: shape.vocab,
+    hidden_size: shape.hidden,
+    num_hidden_layers: shape.layers,
+    num_attention_heads: shape.heads,
+    intermediate_size: shape.intermediate,
+    max_position_embeddings: Math.max(512, o.dims.seq),
+    num_labels: 2,
+  });
+  const model = new BertForSequenceClassification(device, config, { seed: o.seed });
+  model.train();
+  let veloraLayers = 0;
+  if (o.mode === "checkpointing") model.gradient_checkpointing_enable();
+  if (o.mode === "velora-vd" || o.mode === "velora-all") {
+    const report = applyVeLoRA(model, {
+      target_modules: VELORA_PRESETS[o.mode === "velora-vd" ? "vd" : "all"],
+      num_groups: NUM_GROUPS,
+      init_type: "batch_average_once",
+    });
+    veloraLayers = report.layers.length;
+  }
+  const params = [...model.named_parameters()].filter(([, p]) => p.requiresGrad);
+  const plain = params.map(([, p]) => p);
+  const optimizer = new AdamW(params, { lr: 5e-5, weight_decay: 0 });
+  const { batch } = o;
+  let activation = 0;
+  let lastLoss: Tensor | null = null;
+  const cpu: number[] = [];
+  const step = async (keepLoss: boolean): Promise<number> => {
+    const c0 = cpuClock();
+    const t0 = performance.now();
+    const loss = tidy(() => {
+      const out = model.forward(batch);
+      return out.loss!.keep();
+    });
+    activation = Math.max(activation, device.memory.byCategory.activation);
+    loss.backward();
+    const clip = clipGradNormCoef(plain, 1.0);
+    optimizer.step({ gradScale: clip.clipCoef });
+    clip.totalNorm.dispose();
+    clip.clipCoef.dispose();
+    optimizer.zero_grad();
+    if (keepLoss) {
+      lastLoss?.dispose();
+      lastLoss = loss;
+    } else loss.dispose();
+    await device.sync();
+    const ms = performance.now() - t0;
+    const c1 = cpuClock();
+    if (c0 && c1) cpu.push(c1.self - c0.self);
+    return ms;
+  };
+  const warmupMs: number[] = [];
+  const times: number[] = [];
+  let others: number | null = null;
+  try {
+    for (let i = 0; i < o.warmup; i++) {
+      warmupMs.push(await step(false));
+      log(
+        `  ${shape.name}/${o.mode}: warm-up ${i + 1}/${o.warmup} ${warmupMs.at(-1)!.toFixed(0)} ms`,
+      );
+    }
+    activation = 0;
+    cpu.length = 0;
+    device.memory.resetPeak();
+    const c0 = cpuClock();
+    const w0 = performance.now();
+    for (let i = 0; i < o.steps; i++) {
+      times.push(await step(i === o.steps - 1));
+      log(`  ${shape.name}/${o.mode}: step ${i + 1}/${o.steps} ${times.at(-1)!.toFixed(0)} ms`);
+    }
+    others = othersLoad(c0, cpuClock(), performance.now() - w0);
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
+  const peak = device.memory.peakBytes;
+  const loss = lastLoss ? await (lastLoss as Tensor).item() : NaN;
+  (lastLoss as Tensor | null)?.dispose();
+  await device.sync();
+  device.emptyCache();
+  const leaked = device.memory.liveBytes - baseline;
+  const ms = median(times);
+  const tokens = o.dims.batch * o.dims.seq;
+  return {
+    model: shape.name,
+    mode: o.mode,
+    batch: o.dims.batch,
+    seq: o.dims.seq,
+    peak_bytes: peak,
+    activation_bytes: activation,
+    step_ms: ms,
+    tokens_per_second: tokens / (ms / 1000),
+    step_ms_all: times,
+    step_cpu_ms: cpu.length === times.length ? median(cpu) : null,
+    warmup_ms: warmupMs,
+    loss,
+    others_load: others,
+    leaked_bytes: leaked,
+    parameters: plain.reduce((s, p) => s + p.numel, 0),
+    velora_layers: veloraLayers,
+  };
+}

@@ -1,0 +1,294 @@
+// Training-step benchmark (issue 6): memory and speed of full training, VeLoRA and gradient
+// checkpointing, side by side in one run, on BERT-base shapes and a small BERT.
+//
+// Usage: deno task bench [flags]          (= deno run -A bench/train_step.ts)
+//   --models base,small   models to run (default both; "small" first)
+//   --batch N | small=8,base=2   rows per step (all models, or per model)
+//   --seq N | small=128,base=128 tokens per row
+//   --steps N             timed steps per mode (median reported)
+//   --warmup N            untimed steps per mode first (compiles pipelines, initialises VeLoRA v)
+//   --modes full,velora-vd,velora-all,checkpointing   modes to run ("full" is always included)
+//   --quick               fewer steps, small model + a reduced BERT-base run (< 5 min on llvmpipe)
+//   --torch               also run bench/peers/torch_step.py (PyTorch CPU) on the small-BERT shape
+//   --torch-threads N     torch.set_num_threads for the peer (default 2)
+//   --seed N              model init / dropout / batch seed (default 0)
+//   --no-save             print only; do not write bench/results.json and bench/RESULTS.md
+//   --help
+//
+// Every mode builds a fresh model with the same seed and trains on the same random batch (i32
+// ids, full attention mask, labels). A step is the Trainer's: forward with labels in `tidy`,
+// backward, clipGradNormCoef → AdamW.step({gradScale}), zero_grad, then one `await device.sync()`.
+// step_ms is the median of the timed steps; peak_bytes is device.memory.peakBytes over the timed
+// steps (resetPeak() before them); activation_bytes is device.memory.byCategory.activation right
+// after a forward. Writes bench/results.json (atomic) and the generated block of bench/RESULTS.md.
+
+import { Device } from "../mod.ts";
+import { fileURLToPath } from "node:url";
+import {
+  type BenchMode,
+  BERT_BASE,
+  BERT_SMALL,
+  disposeGpuBatch,
+  type ModelShape,
+  type ModeResult,
+  MODES,
+  NUM_GROUPS,
+  randomBatch,
+  runMode,
+  uploadBatch,
+} from "./lib/step.ts";
+import {
+  markdownTable,
+  type ResultRow,
+  type Results,
+  writeResults,
+  writeResultsMarkdown,
+} from "./lib/report.ts";
+import { runTorchPeer, torchVersion } from "./lib/torch_peer.ts";
+import { cpuCount } from "./lib/cpu.ts";
+
+const HELP = `deno task bench [--quick] [--models base,small] [--batch N|small=8,base=2]
+  [--seq N|small=128,base=128] [--steps N] [--warmup N] [--modes full,velora-vd,velora-all,checkpointing]
+  [--torch] [--torch-threads N] [--seed N] [--no-save]`;
+
+const argv = [...Deno.args];
+if (argv.includes("--help") || argv.includes("-h")) {
+  console.log(HELP);
+  Deno.exit(0);
+}
+
+const KNOWN = new Set([
+  "--models",
+  "--batch",
+  "--seq",
+  "--steps",
+  "--warmup",
+  "--modes",
+  "--torch-threads",
+  "--seed",
+]);
+const SWITCHES = new Set(["--quick", "--torch", "--no-save"]);
+const opts = new Map<string, string>();
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i];
+  const eq = a.startsWith("--") ? a.indexOf("=") : -1;
+  const k = eq > 0 ? a.slice(0, eq) : a;
+  if (SWITCHES.has(k) && eq < 0) {
+    opts.set(k, "true");
+  } else if (KNOWN.has(k)) {
+    const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
+    if (v === undefined) fail(`${k} needs a value`);
+    opts.set(k, v);
+  } else fail(`unknown flag ${a}\n${HELP}`);
+}
+
+function fail(msg: string): never {
+  console.error(`bench/train_step.ts: ${msg}`);
+  Deno.exit(2);
+}
+
+function int(name: string, fallback: number, min = 0): number {
+  const s = opts.get(name);
+  if (s === undefined) return fallback;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < min) fail(`${name} must be an integer ≥ ${min}, got ${s}`);
+  return n;
+}
+
+/** "--batch 8" → all models 8; "--batch small=8,base=2" → per model. */
+function perModel(name: string, model: string, fallback: number): number {
+  const s = opts.get(name);
+  if (s === undefined) return fallback;
+  if (!s.includes("=")) return int(name, fallback, 1);
+  for (const part of s.split(",")) {
+    const [m, v] = part.split("=");
+    if (m.trim() === model) {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) fail(`${name} ${part}: expected a positive integer`);
+      return n;
+    }
+  }
+  return fallback;
+}
+
+const quick = opts.has("--quick");
+const device = await Device.create();
+const software = device.adapterInfo.isFallbackAdapter;
+
+// Defaults. On the software adapter (llvmpipe, a few CPU cores) a BERT-base step at 2×128 takes
+// seconds; on a real GPU BERT-base runs at batch 32×128 as in the paper's setting.
+const DEFAULTS = software
+  ? quick
+    ? { small: [8, 128], base: [1, 128], steps: 3, warmup: 1, baseSteps: 2 }
+    : { small: [8, 128], base: [2, 128], steps: 5, warmup: 1, baseSteps: 3 }
+  : quick
+  ? { small: [32, 128], base: [8, 128], steps: 5, warmup: 2, baseSteps: 5 }
+  : { small: [32, 128], base: [32, 128], steps: 20, warmup: 3, baseSteps: 20 };
+
+const SHAPES: Record<string, ModelShape> = { small: BERT_SMALL, base: BERT_BASE };
+const modelNames = (opts.get("--models") ?? "small,base").split(",").map((s) => s.trim())
+  .filter(Boolean);
+for (const m of modelNames) if (!SHAPES[m]) fail(`unknown model "${m}" (base, small)`);
+const modes = (opts.get("--modes") ?? MODES.join(",")).split(",").map((s) => s.trim())
+  .filter(Boolean) as BenchMode[];
+for (const m of modes) if (!MODES.includes(m)) fail(`unknown mode "${m}" (${MODES.join(", ")})`);
+if (!modes.includes("full")) modes.unshift("full"); // the ratio baseline
+const warmup = int("--warmup", DEFAULTS.warmup);
+const seed = int("--seed", 0);
+const torchThreads = int("--torch-threads", 2, 1);
+
+const command = `deno task bench${Deno.args.length ? " " + Deno.args.join(" ") : ""}`;
+const log = (m: string) => console.error(m);
+log(`adapter: ${device.describe()}${software ? "" : " (hardware)"}; cpus: ${cpuCount() ?? "?"}`);
+log(`command: ${command}`);
+
+const rows: ResultRow[] = [];
+const notes: string[] = [];
+const started = performance.now();
+let torchRow: ResultRow | null = null;
+
+for (const name of modelNames) {
+  const shape = SHAPES[name];
+  const def = DEFAULTS[name as "small" | "base"];
+  const batch = perModel("--batch", name, def[0]);
+  const seq = perModel("--seq", name, def[1]);
+  const steps = int("--steps", name === "base" ? DEFAULTS.baseSteps : DEFAULTS.steps, 1);
+  if (seq > 512) fail(`--seq ${seq}: BERT has 512 positions`);
+  log(
+    `\n${name}: ${shape.layers} layers, hidden ${shape.hidden}, ${shape.heads} heads, ` +
+      `intermediate ${shape.intermediate}; batch ${batch} × seq ${seq}; warm-up ${warmup}, ` +
+      `${steps} timed steps; VeLoRA num_groups ${NUM_GROUPS} (M = ${
+        Math.ceil(shape.hidden / NUM_GROUPS)
+      })`,
+  );
+  const host = randomBatch(batch, seq, shape.vocab, seed);
+  const gpuBatch = uploadBatch(device, host);
+  try {
+    for (const mode of modes) {
+      const t0 = performance.now();
+      const r: ModeResult = await runMode(device, {
+        shape,
+        mode,
+        batch: gpuBatch,
+        dims: { batch, seq },
+        warmup,
+        steps,
+        seed,
+        log,
+      });
+      const { model, mode: md, batch: b, seq: s, peak_bytes, activation_bytes } = r;
+      rows.push({
+        model,
+        mode: md,
+        batch: b,
+        seq: s,
+        peak_bytes,
+        activation_bytes,
+        step_ms: r.step_ms,
+        tokens_per_second: r.tokens_per_second,
+        step_cpu_ms: r.step_cpu_ms,
+        step_ms_all: r.step_ms_all.map((x) => Math.round(x * 10) / 10),
+        warmup_ms: r.warmup_ms.map((x) => Math.round(x)),
+        loss: r.loss,
+        others_load: r.others_load === null ? null : Math.round(r.others_load * 100) / 100,
+        leaked_bytes: r.leaked_bytes,
+        parameters: r.parameters,
+        velora_layers: r.velora_layers,
+      });
+      log(
+        `  ${name}/${mode}: median ${r.step_ms.toFixed(0)} ms, ` +
+          `${r.tokens_per_second.toFixed(0)} tokens/s, peak ${
+            (r.peak_bytes / 2 ** 20).toFixed(1)
+          } MiB, ` +
+          `activations ${(r.activation_bytes / 2 ** 20).toFixed(1)} MiB, loss ${
+            r.loss.toFixed(4)
+          } ` +
+          `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+      );
+      if (!Number.isFinite(r.loss)) notes.push(`${name}/${mode}: the loss is ${r.loss}`);
+      // "Near the baseline": what one mode leaves behind must be below 1 MiB.
+      if (Math.abs(r.leaked_bytes) > 2 ** 20) {
+        const msg = `${name}/${mode}: live bytes did not return to the baseline after dispose ` +
+          `(${r.leaked_bytes} bytes left)`;
+        log(`  WARNING ${msg}`);
+        notes.push(msg);
+      }
+      if (r.others_load !== null && r.others_load > 0.25) {
+        notes.push(
+          `${name}/${mode}: other processes used ${
+            r.others_load.toFixed(2)
+          } cores during the timed steps (timings contended)`,
+        );
+      }
+    }
+  } finally {
+    disposeGpuBatch(gpuBatch);
+  }
+  if (name === "small" && opts.has("--torch")) {
+    const version = await torchVersion();
+    if (!version) {
+      const msg =
+        "--torch: /usr/bin/python3 cannot import torch (apt-get install python3-torch); " +
+        "skipping the PyTorch CPU row";
+      log(msg);
+      notes.push(msg);
+    } else {
+      log(`  small/pytorch-cpu: torch ${version}, ${torchThreads} threads ...`);
+      try {
+        // The GPU device sits idle meanwhile; the peer gets the CPU cores to itself.
+        torchRow = await runTorchPeer({
+          shape,
+          batch,
+          seq,
+          steps,
+          warmup,
+          seed,
+          threads: torchThreads,
+        });
+        rows.push(torchRow);
+        log(
+          `  small/pytorch-cpu: median ${torchRow.step_ms.toFixed(0)} ms, ` +
+            `${torchRow.tokens_per_second.toFixed(0)} tokens/s`,
+        );
+      } catch (e) {
+        const msg = `--torch: ${(e as Error).message}`;
+        log(msg);
+        notes.push(msg.split("\n")[0]);
+      }
+    }
+  }
+}
+
+const totalS = (performance.now() - started) / 1000;
+if (torchRow) {
+  notes.push(
+    `pytorch-cpu: plain PyTorch ${torchRow.torch ?? ""} on the CPU (${torchRow.threads} threads, ` +
+      `fp32, BLAS ${torchRow.blas ?? "unknown"}, same model shapes, AdamW + clipping, dropout ` +
+      `0.1); memory columns do not apply.`,
+  );
+}
+notes.push(
+  `Ratios are to the "full" row of the same model and batch × seq; VeLoRA uses num_groups ` +
+    `${NUM_GROUPS}, init batch_average_once; ${warmup} warm-up step(s) per mode; total ` +
+    `${totalS.toFixed(0)} s.`,
+);
+
+const results: Results = {
+  adapter: device.describe(),
+  date: new Date().toISOString(),
+  command,
+  adapter_info: device.adapterInfo,
+  cpus: cpuCount(),
+  seconds: Math.round(totalS),
+  rows,
+};
+const table = markdownTable(rows);
+console.log(`\n${table}`);
+for (const n of notes) console.log(`- ${n}`);
+if (!opts.has("--no-save")) {
+  const dir = fileURLToPath(new URL(".", import.meta.url));
+  await writeResults(`${dir}results.json`, results);
+  await writeResultsMarkdown(`${dir}RESULTS.md`, results, notes);
+  log(`\nwrote ${dir}results.json and ${dir}RESULTS.md`);
+}
+device.destroy();
