@@ -1,6 +1,6 @@
 // VeLoRA v initialisation (official implementation's init_embed_): v = normalize(mean of all
 // sub-tokens), or for EMA v = normalize(decay·v + (1 − decay)·mean). A mean whose norm is below
-// eps is replaced by a seeded random unit vector and `flag` is set, so the host can warn once.
+// eps is replaced by a seeded random unit vector and `flag` is 1 (else 0), so the host can warn once.
 
 struct Params {
   tokens: u32,
@@ -48,5 +48,5 @@ fn init_v(@builtin(local_invocation_id) lid: vec3u) {
   for (var m = lid.x; m < p.sub; m += 256u) {
     v[m] = select(v[m] / norm, fallback[m], use_fallback);
   }
-  if (lid.x == 0u && use_fallback) { flag[0] = 1u; }
+  if (lid.x == 0u) { flag[0] = select(0u, 1u, use_fallback); }
 }

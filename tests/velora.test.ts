@@ -263,3 +263,44 @@ Deno.test("v and the init state survive a save/load through the sidecar", async 
     model.dispose();
   }
 });
+
+Deno.test("init types: once freezes v, batch_average follows each batch, ema blends, random is fixed", async () => {
+  const device = await testDevice();
+  const xa = Float32Array.from({ length: 3 * 8 }, (_, i) => 1 + (i % 4));
+  const xb = Float32Array.from({ length: 3 * 8 }, (_, i) => (i % 4 === 0 ? 5 : 0.5));
+  const mean = (x: Float32Array) => {
+    const m = [0, 0, 0, 0];
+    for (let i = 0; i < x.length; i++) m[i % 4] += x[i];
+    const n = Math.hypot(...m);
+    return m.map((v) => v / n);
+  };
+  const vAfter = async (init: "batch_average_once" | "batch_average" | "ema_0.5" | "random") => {
+    const lin = new Linear(device, 8, 3);
+    const layer = new VeLoRALinear(lin, { num_groups: 2, init_type: init, seed: 1 });
+    const out: Float32Array[] = [];
+    for (const data of [xa, xb]) {
+      const x = Tensor.from(device, data, [3, 8], { requiresGrad: true });
+      const l = tidy(() => sum(layer.forward(x)).keep());
+      l.backward();
+      out.push((await layer.v!.toArray()) as Float32Array);
+      [x, l, x.grad!].forEach((t) => t.dispose());
+    }
+    layer.dispose();
+    return out;
+  };
+  const once = await vAfter("batch_average_once");
+  assertClose(once[0], mean(xa), { rtol: 1e-5, what: "once v" });
+  assertClose(once[1], once[0], { rtol: 0, atol: 0, what: "once frozen" });
+  const every = await vAfter("batch_average");
+  assertClose(every[1], mean(xb), { rtol: 1e-5, what: "batch_average v" });
+  const ema = await vAfter("ema_0.5");
+  // v ← normalize(0.5·v_prev + 0.5·mean(xb)) with the raw (unnormalised) batch mean.
+  const raw = [0, 0, 0, 0];
+  for (let i = 0; i < xb.length; i++) raw[i % 4] += xb[i] / (xb.length / 4);
+  const e = mean(xa).map((a, i) => 0.5 * a + 0.5 * raw[i]);
+  const en = Math.hypot(...e);
+  assertClose(ema[1], e.map((v) => v / en), { rtol: 1e-5, what: "ema v" });
+  const random = await vAfter("random");
+  assertClose([Math.hypot(...random[0])], [1], { rtol: 1e-6, what: "random unit norm" });
+  assertClose(random[1], random[0], { rtol: 0, atol: 0, what: "random fixed" });
+});

@@ -121,6 +121,8 @@ export class VeLoRALinear extends Module {
   /** What the last training forward/backward observed (shared z, input held elsewhere). */
   readonly trace: VeLoRATrace = { inputHeldElsewhere: null, sharedZ: false };
   #v: Tensor | null = null;
+  #fallback: Tensor | null = null;
+  #flag: Tensor | null = null;
   #initialized = false;
   #inits = 0;
   readonly #seed: number;
@@ -211,18 +213,19 @@ export class VeLoRALinear extends Module {
       })
         .keep();
     }
-    const fallback = Tensor.from(device, this.#unitRandom(2), [this.sub_token_size]);
-    const flag = Tensor.from(device, new Int32Array(1), [1], { dtype: "i32" });
+    // Created once per layer: no upload (and no queue flush) on later initialisations.
+    this.#fallback ??= Tensor.from(device, this.#unitRandom(2), [this.sub_token_size]).keep();
+    this.#flag ??= Tensor.empty(device, [1], { dtype: "i32" }).keep();
     const x2 = x.view([x.numel / this.in_features, this.in_features]);
-    initV(x2, this.#shape, this.#v, fallback, flag, {
+    initV(x2, this.#shape, this.#v, this.#fallback, this.#flag, {
       mode: kind === "ema" && !first ? "ema" : "set",
       decay: this.#init.decay,
       eps: 1e-12,
     });
     x2.dispose();
-    fallback.dispose();
+    // Check the fallback flag on the first and every 100th initialisation, without waiting.
     if (!warnedFallback && this.#inits++ % 100 === 0) {
-      flag.item().then((f) => {
+      this.#flag.item().then((f) => {
         if (f && !warnedFallback) {
           warnedFallback = true;
           console.warn(
@@ -230,8 +233,8 @@ export class VeLoRALinear extends Module {
               "random unit vector",
           );
         }
-      }).catch(() => {}).finally(() => flag.dispose());
-    } else flag.dispose();
+      }).catch(() => {});
+    }
     this.#initialized = true;
     if (!byKey) initializedFrom.set(x.storage, byKey = new Map());
     byKey.set(key, this.#v);
@@ -263,15 +266,14 @@ export class VeLoRALinear extends Module {
 
   /** Frees v (and, like any Module, the parameters). */
   override dispose(): void {
-    this.#v?.dispose();
-    this.#v = null;
+    this.releaseV();
     super.dispose();
   }
 
   /** @internal Frees v only (the parameters go back to the base layer). */
   releaseV(): void {
-    this.#v?.dispose();
-    this.#v = null;
+    for (const t of [this.#v, this.#fallback, this.#flag]) t?.dispose();
+    this.#v = this.#fallback = this.#flag = null;
     this.#initialized = false;
   }
 }
