@@ -304,3 +304,20 @@ Deno.test("init types: once freezes v, batch_average follows each batch, ema ble
   assertClose([Math.hypot(...random[0])], [1], { rtol: 1e-6, what: "random unit norm" });
   assertClose(random[1], random[0], { rtol: 0, atol: 0, what: "random fixed" });
 });
+
+Deno.test("a forward frees its intermediates as it goes: peak ≈ saved activations", async () => {
+  const device = await testDevice();
+  const model = await bert();
+  const inp = await loadInputs(device);
+  const before = device.memory.liveBytes;
+  device.memory.resetPeak();
+  const loss = tidy(() => model.forward({ ...inp, labels: inp.labels }).loss!.keep());
+  const saved = device.memory.byCategory.activation;
+  const transient = device.memory.peakBytes - before - saved;
+  // The largest temporaries alive at once: a few [T, I] / [B, H, S, S] tensors, not all of them.
+  assert.ok(transient <= 6 * 21 * 37 * 4, `transient ${transient} bytes beyond ${saved} saved`);
+  loss.backward();
+  loss.dispose();
+  Object.values(inp).forEach((t) => t.dispose());
+  model.dispose();
+});

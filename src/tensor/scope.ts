@@ -1,3 +1,12 @@
+/**
+ * Disposes every given tensor now (null/undefined are skipped): modules free each intermediate
+ * right after its last use, as PyTorch's reference counting does, so a forward's peak memory is
+ * its saved activations plus a few live temporaries rather than every intermediate.
+ */
+export function free(...items: (Disposable | null | undefined)[]): void {
+  for (const t of items) t?.dispose();
+}
+
 /** Anything a scope can dispose. */
 export interface Disposable {
   dispose(): void;

@@ -1,6 +1,7 @@
 import type { Device } from "../../runtime/device.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
 import { add, reshape } from "../../ops/basic.ts";
+import { free } from "../../tensor/scope.ts";
 import { matmul } from "../../ops/matmul.ts";
 import { softmax } from "../../ops/softmax.ts";
 import { dropoutMatmul } from "../../ops/dropout.ts";
@@ -40,7 +41,10 @@ export class BertSelfAttention extends Module {
   }
 
   #heads_first(x: Tensor, batch: number, seq: number): Tensor {
-    return permute(reshape(x, [batch, seq, this.#heads, this.#headSize]), [0, 2, 1, 3]);
+    const split = reshape(x, [batch, seq, this.#heads, this.#headSize]);
+    const out = permute(split, [0, 2, 1, 3]);
+    free(x, split);
+    return out;
   }
 
   /** hidden [B, S, D], mask [B, S] (additive) → [B, S, D]. */
@@ -50,13 +54,20 @@ export class BertSelfAttention extends Module {
     const k = this.#heads_first(this.key.forward(hidden), batch, seq);
     const v = this.#heads_first(this.value.forward(hidden), batch, seq);
     const scores = matmul(q, k, { transB: true });
+    free(q, k);
     const probs = softmax(scores, mask, { scale: 1 / Math.sqrt(this.#headSize) });
+    scores.dispose();
     // Dropout fused into the context matmul: only the softmax output is kept for backward.
     const seed = this.dropout.drawSeed();
     const context = seed === null
       ? matmul(probs, v)
       : dropoutMatmul(probs, v, this.dropout.p, seed);
-    return reshape(permute(context, [0, 2, 1, 3]), [batch, seq, dim]);
+    free(probs, v);
+    const merged = permute(context, [0, 2, 1, 3]);
+    context.dispose();
+    const out = reshape(merged, [batch, seq, dim]);
+    merged.dispose();
+    return out;
   }
 }
 
@@ -79,7 +90,7 @@ export class BertSelfOutput extends Module {
 
   /** hidden [B, S, D], input [B, S, D] → [B, S, D]. */
   forward(hidden: Tensor, input: Tensor): Tensor {
-    return this.LayerNorm.forward(add(this.dropout.forward(this.dense.forward(hidden)), input));
+    return residualNorm(this.dense.forward(hidden), input, this.dropout, this.LayerNorm);
   }
 }
 
@@ -99,6 +110,20 @@ export class BertAttention extends Module {
 
   /** hidden [B, S, D], additive mask [B, S] → [B, S, D]. */
   forward(hidden: Tensor, mask: Tensor | null): Tensor {
-    return this.output.forward(this.self.forward(hidden, mask), hidden);
+    const context = this.self.forward(hidden, mask);
+    const out = this.output.forward(context, hidden);
+    context.dispose();
+    return out;
   }
+}
+
+/** LayerNorm(dropout(h) + input), freeing h and the temporaries (HF's BertSelfOutput/BertOutput). */
+export function residualNorm(h: Tensor, input: Tensor, dropout: Dropout, norm: LayerNorm): Tensor {
+  const dropped = dropout.forward(h);
+  h.dispose();
+  const sum = add(dropped, input);
+  dropped.dispose();
+  const out = norm.forward(sum);
+  sum.dispose();
+  return out;
 }

@@ -1,5 +1,6 @@
 import type { Device } from "../../runtime/device.ts";
 import { Tensor } from "../../tensor/tensor.ts";
+import { free } from "../../tensor/scope.ts";
 import { add } from "../../ops/basic.ts";
 import { Module } from "../../nn/module.ts";
 import { Embedding } from "../../nn/embedding.ts";
@@ -78,8 +79,15 @@ export class BertEmbeddings extends Module {
     const words = this.word_embeddings.forward(input_ids);
     const typeEmb = this.token_type_embeddings.forward(types);
     const pos = this.position_embeddings.forward(this.#constant("positions", [seq]));
-    const sum = add(add(words, typeEmb), pos);
-    return this.dropout.forward(this.LayerNorm.forward(sum));
+    const partial = add(words, typeEmb);
+    free(words, typeEmb);
+    const sum = add(partial, pos);
+    free(partial, pos);
+    const normed = this.LayerNorm.forward(sum);
+    sum.dispose();
+    const out = this.dropout.forward(normed);
+    normed.dispose();
+    return out;
   }
 
   /** Frees parameters and cached id tensors. */

@@ -1,12 +1,13 @@
 import type { Device } from "../../runtime/device.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
-import { add, gelu, relu } from "../../ops/basic.ts";
+import { gelu, relu } from "../../ops/basic.ts";
+import { free } from "../../tensor/scope.ts";
 import { checkpoint } from "../../autograd/checkpoint.ts";
 import { Module } from "../../nn/module.ts";
 import { Linear } from "../../nn/linear.ts";
 import { LayerNorm } from "../../nn/layernorm.ts";
 import { Dropout } from "../../nn/dropout.ts";
-import { BertAttention } from "./attention.ts";
+import { BertAttention, residualNorm } from "./attention.ts";
 import type { BertConfig } from "./config.ts";
 
 /** HF `BertIntermediate`: act(dense(h)), D → intermediate_size. */
@@ -24,7 +25,10 @@ export class BertIntermediate extends Module {
 
   /** [B, S, D] → [B, S, intermediate_size]. */
   forward(hidden: Tensor): Tensor {
-    return this.#act(this.dense.forward(hidden));
+    const h = this.dense.forward(hidden);
+    const out = this.#act(h);
+    h.dispose();
+    return out;
   }
 }
 
@@ -47,7 +51,7 @@ export class BertOutput extends Module {
 
   /** hidden [B, S, intermediate_size], input [B, S, D] → [B, S, D]. */
   forward(hidden: Tensor, input: Tensor): Tensor {
-    return this.LayerNorm.forward(add(this.dropout.forward(this.dense.forward(hidden)), input));
+    return residualNorm(this.dense.forward(hidden), input, this.dropout, this.LayerNorm);
   }
 }
 
@@ -71,7 +75,10 @@ export class BertLayer extends Module {
   /** hidden [B, S, D], additive mask [B, S] → [B, S, D]. */
   forward(hidden: Tensor, mask: Tensor | null): Tensor {
     const attn = this.attention.forward(hidden, mask);
-    return this.output.forward(this.intermediate.forward(attn), attn);
+    const inner = this.intermediate.forward(attn);
+    const out = this.output.forward(inner, attn);
+    free(attn, inner);
+    return out;
   }
 }
 
@@ -95,9 +102,11 @@ export class BertEncoder extends Module {
   forward(hidden: Tensor, mask: Tensor | null): Tensor {
     let h = hidden;
     for (const layer of this.layer) {
-      h = this.gradient_checkpointing && this.training
+      const next = this.gradient_checkpointing && this.training
         ? checkpoint((x, m) => layer.forward(x!, m), [h, mask], layer)
         : layer.forward(h, mask);
+      if (h !== hidden) h.dispose();
+      h = next;
     }
     return h;
   }

@@ -58,7 +58,12 @@ export class BertPooler extends Module {
 
   /** [B, S, D] → [B, D]. */
   forward(hidden: Tensor): Tensor {
-    return tanh(this.dense.forward(selectIndex(hidden, 1, 0)));
+    const first = selectIndex(hidden, 1, 0);
+    const h = this.dense.forward(first);
+    first.dispose();
+    const out = tanh(h);
+    h.dispose();
+    return out;
   }
 }
 
@@ -111,7 +116,10 @@ export class BertModel extends Module {
       }
     }
     const mask = attention_mask ? additiveMask(attention_mask) : null;
-    const h = this.encoder.forward(this.embeddings.forward(input_ids, token_type_ids), mask);
+    const embedded = this.embeddings.forward(input_ids, token_type_ids);
+    const h = this.encoder.forward(embedded, mask);
+    if (h !== embedded) embedded.dispose();
+    mask?.dispose();
     return { last_hidden_state: h, pooler_output: this.pooler ? this.pooler.forward(h) : null };
   }
 
@@ -209,8 +217,12 @@ export class BertForSequenceClassification extends Module {
    * @throws {Error} for badly shaped inputs or labels.
    */
   forward(inputs: SequenceClassifierInputs): SequenceClassifierOutput {
-    const pooled = this.bert.forward(inputs).pooler_output!;
-    const logits = this.classifier.forward(this.dropout.forward(pooled));
+    const out = this.bert.forward(inputs);
+    out.last_hidden_state.dispose();
+    const pooled = this.dropout.forward(out.pooler_output!);
+    out.pooler_output!.dispose();
+    const logits = this.classifier.forward(pooled);
+    pooled.dispose();
     const labels = inputs.labels;
     if (!labels) return { logits, loss: null };
     const batch = logits.shape[0];
