@@ -5,22 +5,6 @@
 // This file holds the two cheap passes around that matmul: unpacking z, and the expansion, one
 // invocation per four consecutive dW elements so that stores are contiguous.
 
-struct Params {
-  tokens: u32,
-  dim: u32,
-  groups: u32,
-  sub: u32,
-  outf: u32,
-  chunk: u32,
-  mode: u32,
-  _pad: u32,
-  scale: f32,
-  decay: f32,
-  eps: f32,
-  _pad2: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 
 // unpack_z: packed f16 z [T·G / 2 words] → f32 [T, G]
 @group(0) @binding(1) var<storage, read> zpacked: array<u32>;

@@ -2,22 +2,6 @@
 // sub-tokens), or for EMA v = normalize(decay·v + (1 − decay)·mean). A mean whose norm is below
 // eps is replaced by a seeded random unit vector and `flag` is 1 (else 0), so the host can warn once.
 
-struct Params {
-  tokens: u32,
-  dim: u32,
-  groups: u32,
-  sub: u32,
-  outf: u32,
-  chunk: u32,   // number of partial-sum rows
-  mode: u32,
-  _pad: u32,
-  scale: f32,
-  decay: f32,
-  eps: f32,
-  _pad2: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> partial: array<f32>;
 @group(0) @binding(2) var<storage, read> fallback: array<f32>;
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;
@@ -49,4 +33,28 @@ fn init_v(@builtin(local_invocation_id) lid: vec3u) {
     v[m] = select(v[m] / norm, fallback[m], use_fallback);
   }
   if (lid.x == 0u) { flag[0] = select(0u, 1u, use_fallback); }
+}
+
+// mean_partial: x [T, D] → partial [chunks, M]
+fn sub_value(t: u32, g: u32, m: u32) -> f32 {
+  let c = g * p.sub + m;
+  if (c >= p.dim) { return 0.0; }
+  return xin[t * p.dim + c];
+}
+
+@group(0) @binding(1) var<storage, read> xin: array<f32>;
+@group(0) @binding(2) var<storage, read_write> outp: array<f32>;
+
+// partial[c, m] = Σ over tokens t of chunk c, Σ_g s[t, g, m].
+@compute @workgroup_size(64)
+fn mean_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let t0 = wid.x * p.chunk;
+  let t1 = min(t0 + p.chunk, p.tokens);
+  for (var m = lid.x; m < p.sub; m += 64u) {
+    var acc = 0.0;
+    for (var t = t0; t < t1; t++) {
+      for (var g = 0u; g < p.groups; g++) { acc += sub_value(t, g, m); }
+    }
+    outp[wid.x * p.sub + m] = acc;
+  }
 }

@@ -1,22 +1,6 @@
 // z[t, g] = s[t, g, :]·v for every sub-token, stored as packed f16 (two values per u32 word,
 // pack2x16float), so the saved activation is 2·T·G bytes instead of 4·T·D.
 
-struct Params {
-  tokens: u32,
-  dim: u32,
-  groups: u32,
-  sub: u32,
-  outf: u32,
-  chunk: u32,
-  mode: u32,
-  _pad: u32,
-  scale: f32,
-  decay: f32,
-  eps: f32,
-  _pad2: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> xin: array<f32>;
 @group(0) @binding(2) var<storage, read> v: array<f32>;
 @group(0) @binding(3) var<storage, read_write> z: array<u32>;

@@ -2,10 +2,15 @@ import type { Device } from "../runtime/device.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { f32, grid1d, params } from "../ops/launch.ts";
 import { matmulInto } from "../ops/matmul.ts";
-import meanSrc from "../../kernels/velora.wgsl" with { type: "text" };
-import initSrc from "../../kernels/velora_init.wgsl" with { type: "text" };
-import projectSrc from "../../kernels/velora_project.wgsl" with { type: "text" };
-import gradSrc from "../../kernels/velora_grad.wgsl" with { type: "text" };
+import paramsSrc from "../../kernels/velora_params.wgsl" with { type: "text" };
+import initBody from "../../kernels/velora_init.wgsl" with { type: "text" };
+import projectBody from "../../kernels/velora_project.wgsl" with { type: "text" };
+import gradBody from "../../kernels/velora_grad.wgsl" with { type: "text" };
+
+// Every VeLoRA kernel starts with the shared parameter struct.
+const initSrc = paramsSrc + initBody;
+const projectSrc = paramsSrc + projectBody;
+const gradSrc = paramsSrc + gradBody;
 
 /** Sub-token geometry of one VeLoRA layer: D features split into G groups of M (padded). */
 export interface SubTokenShape {
@@ -66,7 +71,7 @@ export function initV(
   const chunks = Math.max(1, Math.ceil(tokens / CHUNK));
   const partial = Tensor.empty(device, [chunks, s.sub]);
   device.dispatch({
-    pipeline: device.pipeline("velora.wgsl", meanSrc, {}, "mean_partial"),
+    pipeline: device.pipeline("velora_init.wgsl", initSrc, {}, "mean_partial"),
     buffers: [x.buffer, partial.buffer],
     params: packParams(s, tokens, { chunk: CHUNK }),
     workgroups: [chunks],
