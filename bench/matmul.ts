@@ -15,10 +15,11 @@
 //                  take longer (TF.js's at seconds per product) is timed with ≥ 3 timings of 1
 //                  product each (the table's timings×products column says which)
 // Each timing is `reps` products recorded into one compute pass and one submit, then await
-// device.queue.onSubmittedWorkDone() (for TF.js: its backend's pass ended and its encoder
-// submitted, then the same wait on its device; no readback in either); the reported figure is
-// the median of `iters` timings after a warm-up (one product, which also compiles the pipeline,
-// then an untimed run of `reps` so that no buffer is first allocated inside a timing).
+// device.queue.onSubmittedWorkDone() (velora: encodeMatmul on a `Device`, then `device.sync()`;
+// TF.js: its backend's pass ended and its encoder submitted, then the same wait on its device;
+// no readback in either); the reported figure is the median of `iters` timings after a warm-up
+// (one product, which also compiles the pipeline, then an untimed run of `reps` so that no buffer
+// is first allocated inside a timing).
 // GFLOP/s = 2·M·N·K·batch / seconds. Both implementations run one after the other on their own
 // GPUDevice of the same adapter (the adapter each got is printed). The table is also written to
 // bench/RESULTS_MATMUL.md.
@@ -27,6 +28,9 @@
 // the problem and the host data of A and B in their stored layouts and returns a `Runner` that
 // runs `reps` products and resolves when the device has finished them.
 import { encodeMatmul } from "../src/ops/matmul_kernel.ts";
+import { Device } from "../src/runtime/device.ts";
+import { Tensor } from "../src/tensor/tensor.ts";
+import { cpuClock } from "./lib/cpu.ts";
 
 interface Problem {
   layer: string;
@@ -71,23 +75,6 @@ const PEER = option("peer") ?? "tfjs";
 if (PEER !== "none" && PEER !== "tfjs") throw new Error(`--peer ${PEER}: expected none or tfjs`);
 const T = 4096;
 
-/**
- * CPU time (ms) used so far by other processes and by this one, from /proc (Linux); the software
- * adapter runs on the CPU, so timings taken while something else is busy are retried.
- */
-function cpuClock(): { others: number; self: number } | null {
-  try {
-    const all = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1)
-      .map(Number);
-    const busy = all[0] + all[1] + all[2] + all[5] + all[6] + all[7];
-    const f = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
-    const self = Number(f[11]) + Number(f[12]);
-    return { others: (busy - self) * 10, self: self * 10 }; // USER_HZ = 100
-  } catch {
-    return null;
-  }
-}
-
 /** Runs `fn` and returns its wall time in ms; retries (up to 3 times) while other processes use > 15% of a core. */
 async function timed(fn: () => Promise<void>): Promise<{ ms: number; contended: boolean }> {
   for (let attempt = 0;; attempt++) {
@@ -115,50 +102,8 @@ function random(n: number, seed: number): Float32Array {
 async function veloraContender(): Promise<
   Contender & { description: string; adapterDescription: string }
 > {
-  const adapter = await navigator.gpu.requestAdapter();
-  if (!adapter) throw new Error("no WebGPU adapter");
-  const device = await adapter.requestDevice({
-    requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize },
-  });
-  const modules = new Map<string, GPUShaderModule>();
-  const pipelines = new Map<string, GPUComputePipeline>();
-  const getPipeline = (key: string, code: string, constants: Record<string, number>) => {
-    const id = key + JSON.stringify(constants);
-    let p = pipelines.get(id);
-    if (!p) {
-      let module = modules.get(key);
-      if (!module) modules.set(key, module = device.createShaderModule({ code, label: key }));
-      p = device.createComputePipeline({
-        layout: "auto",
-        compute: { module, entryPoint: "main", constants },
-      });
-      pipelines.set(id, p);
-    }
-    return p;
-  };
-  const uniforms: GPUBuffer[] = [];
-  const getUniform = (data: ArrayBuffer) => {
-    const u = device.createBuffer({
-      size: Math.ceil(data.byteLength / 16) * 16,
-      usage: GPUBufferUsage.UNIFORM,
-      mappedAtCreation: true,
-    });
-    new Uint8Array(u.getMappedRange()).set(new Uint8Array(data));
-    u.unmap();
-    uniforms.push(u);
-    return u;
-  };
-  const upload = (data: Float32Array) => {
-    const buf = device.createBuffer({
-      size: data.byteLength,
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
-      mappedAtCreation: true,
-    });
-    new Float32Array(buf.getMappedRange()).set(data);
-    buf.unmap();
-    return buf;
-  };
-  const info = adapter.info;
+  const device = await Device.create();
+  const info = device.adapterInfo;
   return {
     name: "velora",
     adapterDescription: info.description,
@@ -166,18 +111,16 @@ async function veloraContender(): Promise<
       info.description || "(no description)",
       info.vendor && `vendor ${info.vendor}`,
       info.architecture && `architecture ${info.architecture}`,
-      (info as { isFallbackAdapter?: boolean }).isFallbackAdapter && "fallback (software) adapter",
+      info.isFallbackAdapter && "fallback (software) adapter",
     ].filter(Boolean).join(", "),
     prepare(p, aHost, bHost) {
-      const a = upload(aHost), b = upload(bHost);
-      const c = device.createBuffer({
-        size: p.m * p.n * 4,
-        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
-      });
+      const a = Tensor.from(device, aHost, p.transA ? [p.k, p.m] : [p.m, p.k]);
+      const b = Tensor.from(device, bHost, p.transB ? [p.n, p.k] : [p.k, p.n]);
+      const c = Tensor.empty(device, [p.m, p.n]);
       const args = {
-        a,
-        b,
-        c,
+        a: a.buffer,
+        b: b.buffer,
+        c: c.buffer,
         batch: 1,
         m: p.m,
         n: p.n,
@@ -187,30 +130,26 @@ async function veloraContender(): Promise<
       };
       return Promise.resolve({
         async run(reps: number) {
-          const encoder = device.createCommandEncoder();
-          const pass = encoder.beginComputePass();
-          for (let i = 0; i < reps; i++) encodeMatmul(device, pass, getPipeline, getUniform, args);
-          pass.end();
-          device.queue.submit([encoder.finish()]);
-          await device.queue.onSubmittedWorkDone();
+          for (let i = 0; i < reps; i++) {
+            encodeMatmul(
+              device.gpu,
+              device.computePass(),
+              (key, code, constants) => device.pipeline(key, code, constants),
+              (data) => device.uniform(data),
+              args,
+            );
+            device.noteQueued();
+          }
+          await device.sync();
         },
         async read() {
-          const staging = device.createBuffer({
-            size: c.size,
-            usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-          });
-          const encoder = device.createCommandEncoder();
-          encoder.copyBufferToBuffer(c, 0, staging, 0, c.size);
-          device.queue.submit([encoder.finish()]);
-          await staging.mapAsync(GPUMapMode.READ);
-          const out = new Float32Array(staging.getMappedRange().slice(0));
-          staging.destroy();
-          return out;
+          return await c.toArray() as Float32Array;
         },
         dispose() {
-          a.destroy();
-          b.destroy();
-          c.destroy();
+          a.dispose();
+          b.dispose();
+          c.dispose();
+          device.emptyCache(); // frees the buffers now, before the next implementation runs
         },
       });
     },

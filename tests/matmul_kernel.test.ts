@@ -1,7 +1,10 @@
-// encodeMatmul against a plain f64 reference, over a self-contained raw-WebGPU harness.
-// All cases are encoded into one compute pass and read back with a single submit; most force the
-// small 8x8 tile (the loaders and the epilogue are shared by every tile) so few pipelines compile.
+// encodeMatmul against a plain f64 reference, driven through the project's Device (pipeline and
+// uniform caches, compute pass) as matmulInto does. All cases are encoded into one compute pass and
+// read back together (one GPU wait); most force the small 8x8 tile (the loaders and the epilogue
+// are shared by every tile) so few pipelines compile.
 import assert from "node:assert/strict";
+import { Tensor } from "../src/tensor/tensor.ts";
+import { testDevice } from "./helpers/gpu.ts";
 import {
   chooseMatmulTile,
   encodeMatmul,
@@ -202,54 +205,19 @@ CASES.push(
 );
 
 Deno.test("encodeMatmul matches an f64 reference (all transposes, batch, bias, gelu, alpha, accumulate)", async () => {
-  const adapter = await navigator.gpu.requestAdapter();
-  assert(adapter, "no WebGPU adapter");
-  const device = await adapter.requestDevice();
-  const modules = new Map<string, GPUShaderModule>();
-  const pipelines = new Map<string, GPUComputePipeline>();
-  const getPipeline = (key: string, code: string, constants: Record<string, number>) => {
-    const id = key + JSON.stringify(constants);
-    let p = pipelines.get(id);
-    if (!p) {
-      let module = modules.get(key);
-      if (!module) modules.set(key, module = device.createShaderModule({ code, label: key }));
-      p = device.createComputePipeline({
-        layout: "auto",
-        compute: { module, entryPoint: "main", constants },
-      });
-      pipelines.set(id, p);
-    }
-    return p;
-  };
-  const created: GPUBuffer[] = [];
-  const getUniform = (data: ArrayBuffer) => {
-    const u = device.createBuffer({
-      size: Math.ceil(data.byteLength / 16) * 16,
-      usage: GPUBufferUsage.UNIFORM,
-      mappedAtCreation: true,
-    });
-    new Uint8Array(u.getMappedRange()).set(new Uint8Array(data));
-    u.unmap();
-    created.push(u);
-    return u;
-  };
+  const device = await testDevice();
+  const getPipeline = (key: string, code: string, constants: Record<string, number>) =>
+    device.pipeline(key, code, constants);
+  const getUniform = (data: ArrayBuffer) => device.uniform(data);
+  const tensors: Tensor[] = [];
   const upload = (data: Float32Array) => {
-    const buf = device.createBuffer({
-      size: Math.max(4, data.byteLength),
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
-      mappedAtCreation: true,
-    });
-    new Float32Array(buf.getMappedRange()).set(data);
-    buf.unmap();
-    created.push(buf);
-    return buf;
+    const t = Tensor.from(device, data, [data.length]);
+    tensors.push(t);
+    return t;
   };
 
-  device.pushErrorScope("validation");
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  const pending: { c: Case; cBuf: GPUBuffer; expect: Float64Array; scale: Float64Array }[] = [];
-  CASES.forEach((c, ci) => {
+  // Upload everything first (a write submits queued work), then encode every case into one pass.
+  const pending = CASES.map((c, ci) => {
     const batch = c.batch ?? 1, { m, n, k } = c;
     const sA = c.strideA ?? m * k, sB = c.strideB ?? k * n, sC = c.strideC ?? m * n;
     const a = random((batch - 1) * sA + m * k, 3 * ci + 1);
@@ -257,12 +225,12 @@ Deno.test("encodeMatmul matches an f64 reference (all transposes, batch, bias, g
     const bias = c.bias ? random(n, 1000 + ci) : null;
     const c0 = random((batch - 1) * sC + m * n, 3 * ci + 3);
     const { out, scale } = reference(c, a, b, bias, c0);
-    const cBuf = upload(c0);
+    const cT = upload(c0);
     const args = {
-      a: upload(a),
-      b: upload(b),
-      c: cBuf,
-      bias: bias ? upload(bias) : undefined,
+      a: upload(a).buffer,
+      b: upload(b).buffer,
+      c: cT.buffer,
+      bias: bias ? upload(bias).buffer : undefined,
       batch,
       m,
       n,
@@ -276,34 +244,26 @@ Deno.test("encodeMatmul matches an f64 reference (all transposes, batch, bias, g
       accumulate: c.accumulate,
       epilogue: c.gelu ? "gelu" as const : "none" as const,
     };
-    if (c.tile === "auto") encodeMatmul(device, pass, getPipeline, getUniform, args);
-    else encodeMatmulWithTile(device, pass, getPipeline, getUniform, args, c.tile);
-    pending.push({ c, cBuf, expect: out, scale });
+    return { c, cT, args, expect: out, scale };
   });
-  pass.end();
-  let total = 0;
-  const offsets = pending.map((p) => {
-    const o = total;
-    total += p.cBuf.size;
-    return o;
-  });
-  const staging = device.createBuffer({
-    size: total,
-    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-  });
-  pending.forEach((p, i) =>
-    encoder.copyBufferToBuffer(p.cBuf, 0, staging, offsets[i], p.cBuf.size)
-  );
-  device.queue.submit([encoder.finish()]);
-  const err = await device.popErrorScope();
+  device.gpu.pushErrorScope("validation");
+  for (const { c, args } of pending) {
+    if (c.tile === "auto") {
+      encodeMatmul(device.gpu, device.computePass(), getPipeline, getUniform, args);
+    } else {
+      encodeMatmulWithTile(device.gpu, device.computePass(), getPipeline, getUniform, args, c.tile);
+    }
+    device.noteQueued();
+  }
+  device.flush();
+  const err = await device.gpu.popErrorScope();
   assert(!err, `WebGPU validation error: ${err?.message}`);
-  await staging.mapAsync(GPUMapMode.READ);
-  const all = new Float32Array(staging.getMappedRange().slice(0));
-  staging.unmap();
+  // The reads are issued together, so they share one GPU wait.
+  const results = await Promise.all(pending.map((p) => p.cT.toArray()));
 
   const failures: string[] = [];
   pending.forEach((p, i) => {
-    const got = all.subarray(offsets[i] / 4, offsets[i] / 4 + p.expect.length);
+    const got = results[i];
     let worst = 0, at = -1;
     for (let j = 0; j < p.expect.length; j++) {
       const e = Math.abs(got[j] - p.expect[j]) /
@@ -321,8 +281,7 @@ Deno.test("encodeMatmul matches an f64 reference (all transposes, batch, bias, g
       );
     }
   });
-  for (const b of [...created, staging]) b.destroy();
-  device.destroy();
+  for (const t of tensors) t.dispose();
   assert(failures.length === 0, `mismatches:\n${failures.join("\n")}`);
 });
 
