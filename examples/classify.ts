@@ -44,16 +44,23 @@ if (!Number.isInteger(maxLength) || maxLength < 2) {
 
 const device = await Device.create();
 const warnings: string[] = [];
-const model = await BertForSequenceClassification.from_pretrained(values.model, {
-  device,
-  warn: (m) => warnings.push(m),
-});
+let model: BertForSequenceClassification;
+let tokenizer: Awaited<ReturnType<typeof AutoTokenizer.from_pretrained>>;
+try {
+  model = await BertForSequenceClassification.from_pretrained(values.model, {
+    device,
+    warn: (m) => warnings.push(m),
+  });
+  tokenizer = await AutoTokenizer.from_pretrained(values.model);
+} catch (e) {
+  console.error(`error: ${(e as Error).message}`);
+  Deno.exit(1);
+}
 if (warnings.length) {
   console.error(
     `warning: ${warnings.join("\n")}\n(the model folder looks incomplete or untrained)`,
   );
 }
-const tokenizer = await AutoTokenizer.from_pretrained(values.model);
 const enc = tokenizer.batch(positionals, null, { max_length: maxLength });
 const shape = [enc.batch, enc.seqLen];
 const ids = Tensor.from(device, enc.input_ids, shape, { dtype: "i32" });

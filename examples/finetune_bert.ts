@@ -68,6 +68,7 @@ Training
 Output
   --output-dir DIR          (default output/finetune_bert)
   --save-steps N            checkpoint every N steps (default 50; 0 = never)
+  --save-total-limit N      checkpoints kept, newest first (default 2)
   --logging-steps N         loss readback interval (default 10)
   --resume                  continue from the newest checkpoint in --output-dir
   --no-progress             plain log lines instead of a progress bar
@@ -79,12 +80,21 @@ function fail(message: string): never {
   Deno.exit(2);
 }
 
-function num(flags: Record<string, unknown>, name: string, dflt: number, integer = false): number {
+function num(
+  flags: Record<string, unknown>,
+  name: string,
+  dflt: number,
+  integer = false,
+  min = -Infinity,
+): number {
   const v = flags[name];
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    fail(`--${name} expects ${integer ? "an integer" : "a number"}, got "${v}"`);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min) {
+    const what = integer ? "an integer" : "a number";
+    // A tiny minimum stands for "strictly positive" (epochs, fractions).
+    const bound = min > 0 && min < 0.01 ? " > 0" : min > -Infinity ? ` ≥ ${min}` : "";
+    fail(`--${name} expects ${what}${bound}, got "${v}"`);
   }
   return n;
 }
@@ -120,6 +130,7 @@ try {
       seed: { type: "string" },
       "output-dir": { type: "string", default: "output/finetune_bert" },
       "save-steps": { type: "string" },
+      "save-total-limit": { type: "string" },
       "logging-steps": { type: "string" },
       resume: { type: "boolean" },
       "no-progress": { type: "boolean" },
@@ -149,28 +160,29 @@ const options: FinetuneOptions = {
   model: f.model as string | undefined,
   data: f.data as string | undefined,
   evalData: f["eval-data"] as string | undefined,
-  evalFraction: num(f, "eval-fraction", 0.2),
+  evalFraction: num(f, "eval-fraction", 0.2, false, 0.001),
   textColumn: f["text-column"] as string | undefined,
   textPairColumn: f["text-pair-column"] as string | undefined,
   labelColumn: f["label-column"] as string | undefined,
   skipBadRows: Boolean(f["skip-bad-rows"]),
-  maxTrainExamples: f["max-train-examples"] ? num(f, "max-train-examples", 0, true) : undefined,
-  maxEvalExamples: f["max-eval-examples"] ? num(f, "max-eval-examples", 0, true) : undefined,
+  maxTrainExamples: f["max-train-examples"] ? num(f, "max-train-examples", 0, true, 1) : undefined,
+  maxEvalExamples: f["max-eval-examples"] ? num(f, "max-eval-examples", 0, true, 1) : undefined,
   veloraLayers: layers,
-  numGroups: num(f, "num-groups", 32, true),
+  numGroups: num(f, "num-groups", 32, true, 1),
   veloraInit: f["velora-init"] as VeLoRAInitType | undefined,
   veloraScale: num(f, "velora-scale", 1),
-  epochs: num(f, "epochs", 2),
+  epochs: num(f, "epochs", 2, false, 0.001),
   maxSteps: num(f, "max-steps", -1, true),
-  batchSize: num(f, "batch-size", 32, true),
-  maxLength: num(f, "max-length", 128, true),
-  lr: num(f, "lr", f.model ? 5e-5 : 1e-3),
-  warmupRatio: num(f, "warmup-ratio", 0.1),
-  weightDecay: num(f, "weight-decay", 0.01),
-  gradientAccumulationSteps: num(f, "grad-accum", 1, true),
+  batchSize: num(f, "batch-size", 32, true, 1),
+  maxLength: num(f, "max-length", 128, true, 2),
+  lr: num(f, "lr", f.model ? 5e-5 : 1e-3, false, 0),
+  warmupRatio: num(f, "warmup-ratio", 0.1, false, 0),
+  weightDecay: num(f, "weight-decay", 0.01, false, 0),
+  gradientAccumulationSteps: num(f, "grad-accum", 1, true, 1),
   seed: num(f, "seed", 42, true),
-  saveSteps: num(f, "save-steps", 50, true),
-  loggingSteps: num(f, "logging-steps", 10, true),
+  saveSteps: num(f, "save-steps", 50, true, 0),
+  saveTotalLimit: num(f, "save-total-limit", 2, true, 1),
+  loggingSteps: num(f, "logging-steps", 10, true, 1),
   progress: !f["no-progress"],
 };
 const outputDir = f["output-dir"] as string;
@@ -212,8 +224,9 @@ for (const mode of modes) {
         } s; model saved to ${dir}`,
     );
   } catch (e) {
-    if (e instanceof NonFiniteLossError) fail(e.message);
-    throw e;
+    // Training errors (a NaN loss, a bad checkpoint, a model that cannot be loaded) are one line.
+    console.error(`error: ${(e as Error).message}`);
+    Deno.exit(e instanceof NonFiniteLossError ? 3 : 1);
   }
 }
 

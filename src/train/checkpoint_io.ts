@@ -22,6 +22,10 @@ export interface TrainerState {
   tokens_seen: number;
   /** Seconds spent in training steps so far. */
   train_seconds: number;
+  /** Σ of the per-micro-batch losses read so far, and how many (for the run's mean loss). */
+  loss_sum?: number;
+  /** Number of micro-batch losses in `loss_sum`. */
+  loss_count?: number;
 }
 
 /** Checkpoint folders `checkpoint-<step>` in `dir`, highest step last. */

@@ -64,6 +64,8 @@ export interface FinetuneOptions {
   seed: number;
   /** Checkpoint every N optimizer steps (0 = never). */
   saveSteps: number;
+  /** Checkpoints kept (the newest). Default 2. */
+  saveTotalLimit?: number;
   /** Loss readback interval in steps. */
   loggingSteps: number;
   /** Progress bar. */
@@ -207,7 +209,9 @@ export interface RunMetrics {
   dataset: string;
   steps: number;
   train_loss: number;
+  final_loss: number;
   eval_accuracy: number;
+  eval_loss: number;
   eval_f1?: number;
   eval_examples: number;
   peak_bytes: number;
@@ -256,6 +260,7 @@ export async function runMode(
       gradient_accumulation_steps: o.gradientAccumulationSteps,
       seed: o.seed,
       save_steps: o.saveSteps,
+      save_total_limit: o.saveTotalLimit ?? 2,
       logging_steps: o.loggingSteps,
       max_length: o.maxLength,
       progress: o.progress,
@@ -272,9 +277,11 @@ export async function runMode(
       dataset: data.name,
       steps: output.global_step,
       train_loss: output.training_loss,
+      final_loss: output.final_loss,
       eval_accuracy: ev.eval_accuracy,
       ...(ev.eval_f1 !== undefined ? { eval_f1: ev.eval_f1 } : {}),
       eval_examples: ev.eval_examples,
+      eval_loss: ev.eval_loss,
       peak_bytes: output.peak_bytes,
       activation_bytes: output.activation_bytes,
       tokens_per_second: output.tokens_per_second,

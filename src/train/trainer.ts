@@ -88,8 +88,10 @@ export interface EvalMetrics {
 export interface TrainOutput {
   /** Optimizer steps done in total (including before a resume). */
   global_step: number;
-  /** Mean loss of the last logging window. */
+  /** Mean training loss over every step of the run, resumed steps included (HF `train_loss`). */
   training_loss: number;
+  /** Mean loss of the last logging window. */
+  final_loss: number;
   /** Every logged point (step, loss). */
   log_history: { step: number; loss: number }[];
   /** Highest `device.memory.liveBytes` during training (bytes). */
@@ -172,6 +174,11 @@ export class Trainer {
       eval_strategy: a.eval_strategy ?? "epoch",
       progress: a.progress ?? true,
     };
+    if (!(this.args.num_train_epochs > 0) && !(this.args.max_steps > 0)) {
+      throw new Error(
+        `TrainingArguments: num_train_epochs must be > 0 (or max_steps set), got ${this.args.num_train_epochs}`,
+      );
+    }
     for (
       const k of [
         "per_device_train_batch_size",
@@ -255,6 +262,8 @@ export class Trainer {
       scheduler: scheduler.state_dict(),
       tokens_seen: 0,
       train_seconds: 0,
+      loss_sum: 0,
+      loss_count: 0,
     };
     if (options.resume_from_checkpoint) {
       const path = typeof options.resume_from_checkpoint === "string"
@@ -296,6 +305,8 @@ export class Trainer {
         );
       }
       lastLoss = mean;
+      state.loss_sum = (state.loss_sum ?? 0) + mean * values.length;
+      state.loss_count = (state.loss_count ?? 0) + values.length;
       return mean;
     };
     try {
@@ -395,7 +406,8 @@ export class Trainer {
     }
     return {
       global_step: state.global_step,
-      training_loss: lastLoss,
+      training_loss: (state.loss_sum ?? NaN) / (state.loss_count || NaN),
+      final_loss: lastLoss,
       log_history: state.log_history,
       peak_bytes: device.memory.peakBytes,
       activation_bytes: activationPeak,
