@@ -214,9 +214,14 @@ export class Trainer {
     return perEpoch * this.args.num_train_epochs;
   }
 
+  #perm: { epoch: number; order: Uint32Array } | null = null;
+
   #epochBatch(epoch: number, index: number): Example[] {
     const data = this.#init.train_dataset;
-    const perm = epochPermutation(data.length, this.args.seed, epoch);
+    if (this.#perm?.epoch !== epoch) {
+      this.#perm = { epoch, order: epochPermutation(data.length, this.args.seed, epoch) };
+    }
+    const perm = this.#perm.order;
     const bs = this.args.per_device_train_batch_size;
     return Array.from(
       perm.subarray(index * bs, Math.min((index + 1) * bs, data.length)),
