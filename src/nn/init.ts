@@ -8,20 +8,12 @@
  * @module
  */
 
-/** A function returning uniform floats in `[0, 1)`. */
-export type Generator = () => number;
+import { mulberry32, type Rng } from "../util/rng.ts";
 
-/** The mulberry32 generator for a 32-bit seed: uniform floats in `[0, 1)`. */
-export function mulberry32(seed: number): Generator {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A function returning uniform floats in `[0, 1)`. */
+export type Generator = Rng;
+
+export { mulberry32 };
 
 let globalGen: Generator = mulberry32(0);
 

@@ -1,3 +1,4 @@
+import { mulberry32 } from "../../src/util/rng.ts";
 import { Device } from "../../src/runtime/device.ts";
 
 let shared: Promise<Device> | null = null;
@@ -8,16 +9,7 @@ export function testDevice(): Promise<Device> {
 }
 
 /** Seeded PRNG (mulberry32) for deterministic test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 /** `n` uniform values in [lo, hi) from a seeded PRNG. */
 export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {
