@@ -19,6 +19,7 @@ import {
 } from "../../mod.ts";
 import { VELORA_PRESETS } from "../../src/train/job.ts";
 import { cpuClock, othersLoad } from "./cpu.ts";
+import { mulberry32 } from "../../src/util/rng.ts";
 
 /** Shapes of a benchmarked BERT. */
 export interface ModelShape {
@@ -74,17 +75,6 @@ export interface HostBatch {
   inputIds: Int32Array;
   /** [batch] labels in {0, 1}. */
   labels: Int32Array;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A seeded random batch (ids avoid the special tokens below 1000). */
