@@ -36,21 +36,6 @@ override WG: u32 = 256u; // threads per row: a power of two, chosen from C by th
 @group(0) @binding(4) var<storage, read_write> pdw: array<f32>;
 @group(0) @binding(5) var<storage, read_write> pdb: array<f32>;
 
-var<workgroup> red: array<vec2f, WG>;
-
-// Σ over the workgroup of `v` (both lanes), same result in every invocation.
-fn reduce2(lid: u32, v: vec2f) -> vec2f {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier(); // everyone has read red[0] before the next reduction overwrites it
-  return r;
-}
-
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u,
            @builtin(num_workgroups) nwg: vec3u) {
@@ -61,14 +46,14 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3
   let n = f32(p.cols);
   var s = 0.0;
   for (var c = lid; c < p.cols; c += WG) { s += x[base + c]; }
-  let mean = reduce2(lid, vec2f(s, 0.0)).x / n;
+  let mean = reduce_sum2(lid, vec2f(s, 0.0)).x / n;
   // Two-pass variance (no cancellation for rows with a large mean).
   var q = 0.0;
   for (var c = lid; c < p.cols; c += WG) {
     let d = x[base + c] - mean;
     q += d * d;
   }
-  let rstd = inverseSqrt(reduce2(lid, vec2f(q, 0.0)).x / n + p.eps);
+  let rstd = inverseSqrt(reduce_sum2(lid, vec2f(q, 0.0)).x / n + p.eps);
   for (var c = lid; c < p.cols; c += WG) {
     y[base + c] = (x[base + c] - mean) * rstd * weight[c] + bias[c];
   }
@@ -94,7 +79,7 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
     let xh = (bx[base + c] - mean) * rstd;
     acc += vec2f(g, g * xh);
   }
-  let sums = reduce2(lid, acc) / f32(p.cols);
+  let sums = reduce_sum2(lid, acc) / f32(p.cols);
   for (var c = lid; c < p.cols; c += WG) {
     let g = bdy[base + c] * bweight[c];
     let xh = (bx[base + c] - mean) * rstd;

@@ -46,34 +46,8 @@ const WG: u32 = 128u;
 @group(0) @binding(2) var<storage, read> sg: array<f32>;
 @group(0) @binding(3) var<storage, read_write> sout: array<f32>;
 
-var<workgroup> red: array<vec2f, WG>;
-
 fn nan() -> f32 {
   return bitcast<f32>(0x7fc00000u);
-}
-
-fn reduce_max(lid: u32, v: f32) -> f32 {
-  red[lid] = vec2f(v, 0.0);
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid].x = max(red[lid].x, red[lid + s].x); }
-    workgroupBarrier();
-  }
-  let r = red[0].x;
-  workgroupBarrier();
-  return r;
-}
-
-fn reduce_sum(lid: u32, v: vec2f) -> vec2f {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
 }
 
 fn grid_index(wid: vec3u, lid: vec3u, nwg: vec3u) -> u32 {
@@ -92,7 +66,7 @@ fn ce_rows(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3
   let rmax = reduce_max(lid, m);
   var s = 0.0;
   for (var c = lid; c < p.cols; c += WG) { s += exp(logits[base + c] - rmax); }
-  let lse = rmax + log(reduce_sum(lid, vec2f(s, 0.0)).x);
+  let lse = rmax + log(reduce_sum(lid, s));
   if (lid == 0u) {
     stats[row] = lse;
     let label = labels[row];
@@ -115,7 +89,7 @@ fn ce_mean(@builtin(local_invocation_id) lid3: vec3u) {
   for (var r = lid; r < p.n; r += WG) {
     if (mlabels[r] != bitcast<i32>(p.ignore)) { acc += vec2f(mrowloss[r], 1.0); }
   }
-  let total = reduce_sum(lid, acc);
+  let total = reduce_sum2(lid, acc);
   if (lid == 0u) {
     mstats[p.n] = total.y;
     mout[0] = select(nan(), total.x / total.y, total.y > 0.0);

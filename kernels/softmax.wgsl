@@ -29,32 +29,6 @@ override WG: u32 = 128u; // threads per row: a power of two, chosen from S by th
 @group(0) @binding(2) var<storage, read> bdy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> bdx: array<f32>;
 
-var<workgroup> red: array<f32, WG>;
-
-fn reduce_max(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
-fn reduce_sum(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
 fn neg_max() -> f32 {
   return bitcast<f32>(0xff7fffffu); // -FLT_MAX = torch.finfo(torch.float32).min
 }

@@ -1,6 +1,10 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import src from "../../kernels/layernorm.wgsl" with { type: "text" };
+import body from "../../kernels/layernorm.wgsl" with { type: "text" };
+import rowReduce from "../../kernels/row_reduce.wgsl" with { type: "text" };
+
+/** The kernel with the shared workgroup reductions prepended. */
+const src = rowReduce + body;
 import { f32, grid1d, params, rowThreads } from "./launch.ts";
 import { sumRows } from "./reduce.ts";
 
