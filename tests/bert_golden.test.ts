@@ -6,7 +6,7 @@ import { BertForSequenceClassification } from "../src/models/bert/modeling_bert.
 import { loadSafetensors } from "../src/io/safetensors.ts";
 import { testDevice } from "./helpers/gpu.ts";
 import { Dropout } from "../src/nn/dropout.ts";
-import { assertTensorClose, dir, loadInputs } from "./helpers/bert.ts";
+import { assertTensorClose, checkTrainingStep, dir, loadInputs } from "./helpers/bert.ts";
 
 Deno.test("BERT forward, loss and every gradient match PyTorch (train mode, dropout 0)", async () => {
   const device = await testDevice();
@@ -19,23 +19,9 @@ Deno.test("BERT forward, loss and every gradient match PyTorch (train mode, drop
   model.train();
   const golden = await loadSafetensors(`${dir}/golden.safetensors`);
   const inp = await loadInputs(device);
-  const out = tidy(() => {
-    const o = model.forward({ ...inp, labels: inp.labels });
-    return { logits: o.logits.keep(), loss: o.loss!.keep() };
-  });
-  assertTensorClose(await out.logits.toArray(), golden.get("logits")!.data, 1e-4, "logits");
-  assertTensorClose(await out.loss.toArray(), golden.get("loss")!.data, 1e-4, "loss");
-  out.loss.backward();
-  assert.equal(device.memory.byCategory.activation, 0);
-  for (const [name, p] of model.named_parameters()) {
-    const ref = golden.get(`grad.${name}`);
-    assert.ok(ref, `golden has grad.${name}`);
-    assertTensorClose(await p.grad!.toArray(), ref.data, 1e-3, `grad.${name}`, 1e-5);
-  }
+  await checkTrainingStep(model, inp, inp.labels, golden);
   model.dispose();
   Object.values(inp).forEach((t) => t.dispose());
-  out.logits.dispose();
-  out.loss.dispose();
 });
 
 Deno.test("BERT regression head (num_labels 1) uses MSE and matches PyTorch", async () => {
@@ -48,20 +34,9 @@ Deno.test("BERT regression head (num_labels 1) uses MSE and matches PyTorch", as
   model.train();
   const golden = await loadSafetensors(`${dir}/golden_regression.safetensors`);
   const inp = await loadInputs(device);
-  const out = tidy(() => {
-    const o = model.forward({ ...inp, labels: inp.labels_regression });
-    return { logits: o.logits.keep(), loss: o.loss!.keep() };
-  });
-  assertTensorClose(await out.logits.toArray(), golden.get("logits")!.data, 1e-4, "logits");
-  assertTensorClose(await out.loss.toArray(), golden.get("loss")!.data, 1e-4, "loss");
-  out.loss.backward();
-  for (const [name, p] of model.named_parameters()) {
-    assertTensorClose(await p.grad!.toArray(), golden.get(`grad.${name}`)!.data, 1e-3, name, 1e-5);
-  }
+  await checkTrainingStep(model, inp, inp.labels_regression, golden);
   model.dispose();
   Object.values(inp).forEach((t) => t.dispose());
-  out.logits.dispose();
-  out.loss.dispose();
 });
 
 Deno.test("gradient checkpointing gives the plain gradients with a lower activation peak", async () => {

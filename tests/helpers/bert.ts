@@ -3,6 +3,8 @@ import { fileURLToPath } from "node:url";
 import { Tensor } from "../../src/tensor/tensor.ts";
 import { loadSafetensors } from "../../src/io/safetensors.ts";
 import type { testDevice } from "./gpu.ts";
+import { tidy } from "../../src/tensor/scope.ts";
+import type { BertForSequenceClassification } from "../../src/models/bert/modeling_bert.ts";
 
 /** The tiny golden BERT of tests/fixtures/bert_tiny. */
 export const dir = fileURLToPath(new URL("../fixtures/bert_tiny/", import.meta.url));
@@ -41,4 +43,32 @@ export async function loadInputs(device: Awaited<ReturnType<typeof testDevice>>)
     labels: t("labels"),
     labels_regression: t("labels_regression"),
   };
+}
+
+/**
+ * One training step of `model` on `labels`, compared with a golden file: logits and loss to 1e-4,
+ * every parameter's gradient to 1e-3 (of the tensor's max), activation bytes back to 0.
+ */
+export async function checkTrainingStep(
+  model: BertForSequenceClassification,
+  inputs: { input_ids: Tensor; attention_mask: Tensor; token_type_ids: Tensor },
+  labels: Tensor,
+  golden: Map<string, { data: Float32Array | Int32Array }>,
+): Promise<void> {
+  const device = labels.device;
+  const out = tidy(() => {
+    const o = model.forward({ ...inputs, labels });
+    return { logits: o.logits.keep(), loss: o.loss!.keep() };
+  });
+  assertTensorClose(await out.logits.toArray(), golden.get("logits")!.data, 1e-4, "logits");
+  assertTensorClose(await out.loss.toArray(), golden.get("loss")!.data, 1e-4, "loss");
+  out.loss.backward();
+  assert.equal(device.memory.byCategory.activation, 0, "backward released every saved tensor");
+  for (const [name, p] of model.named_parameters()) {
+    const ref = golden.get(`grad.${name}`);
+    assert.ok(ref, `golden has grad.${name}`);
+    assertTensorClose(await p.grad!.toArray(), ref.data, 1e-3, `grad.${name}`, 1e-5);
+  }
+  out.logits.dispose();
+  out.loss.dispose();
 }
