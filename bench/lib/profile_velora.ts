@@ -14,7 +14,6 @@
 import { type Device, Tensor, tidy } from "../../mod.ts";
 import { matmulInto } from "../../src/ops/matmul.ts";
 import { sumRows } from "../../src/ops/reduce.ts";
-import { scale } from "../../src/ops/basic.ts";
 import { initV, project, type SubTokenShape, weightGrad } from "../../src/velora/kernels.ts";
 import { subTokenShape } from "../../src/velora/velora_linear.ts";
 import { cpuClock, othersLoad } from "./cpu.ts";
@@ -22,20 +21,14 @@ import {
   type BenchMode,
   BERT_BASE,
   BERT_SMALL,
+  buildBenchModel,
   disposeGpuBatch,
   type ModelShape,
   NUM_GROUPS,
   randomBatch,
   uploadBatch,
 } from "./step.ts";
-import {
-  AdamW,
-  applyVeLoRA,
-  BertConfig,
-  BertForSequenceClassification,
-  clipGradNormCoef,
-} from "../../mod.ts";
-import { VELORA_PRESETS } from "../../src/train/job.ts";
+import { AdamW, clipGradNormCoef } from "../../mod.ts";
 
 /** One kernel timing. */
 export interface KernelTiming {
@@ -50,7 +43,7 @@ export interface KernelTiming {
   /** Calls per training step over the whole encoder. */
   perStep: number;
   /** Which mode runs it per step: "both", "full", "velora", "velora-first-step". */
-  mode: "both" | "full" | "velora" | "velora-first-step" | "proposed";
+  mode: "both" | "full" | "velora" | "velora-first-step";
 }
 
 function median(xs: number[]): number {
@@ -139,8 +132,6 @@ export async function profileKernels(
     const dx = Tensor.empty(device, [tokens, inF]);
     const dw = Tensor.empty(device, [outF, inF]);
     const z = project(x, s, v);
-    const zf = Tensor.from(device, seeded(tokens * s.groups, 7), [tokens, s.groups]);
-    const p = Tensor.empty(device, [outF, s.groups]);
     const mine: KernelTiming[] = [];
     const add = async (
       kernel: string,
@@ -172,14 +163,6 @@ export async function profileKernels(
         L,
         () => tidy(() => void weightGrad(dy, z, v, s, outF, 1)),
       );
-      // The fix this profile suggests, measured with existing kernels as stand-ins:
-      // P = dYᵀ·Z through the tuned TN matmul (Z unpacked to f32 [T, G]; the unpack is T·G
-      // elements) and one elementwise pass over [out, D] for dW[o, g·M + m] = scale·P[o, g]·v[m]
-      // (timed as a scale() of an [out, D] tensor, same reads and writes).
-      await add("proposed: P = dYᵀ·Z TN matmul", "proposed", L, () => {
-        matmulInto(p, dy, zf, { batch: 1, m: outF, n: s.groups, k: tokens }, { transA: true });
-      });
-      await add("proposed: expand P⊗v (proxy)", "proposed", L, () => tidy(() => void scale(dw, 2)));
       await add(
         "initV",
         "velora-first-step",
@@ -188,19 +171,15 @@ export async function profileKernels(
       );
       seen.set(key, mine);
     } finally {
-      for (const t of [x, w, b, dy, v, fallback, flag, y, dx, dw, z, zf, p]) t.dispose();
+      for (const t of [x, w, b, dy, v, fallback, flag, y, dx, dw, z]) t.dispose();
     }
   }
   return out;
 }
 
 /** Per-step milliseconds of the kernels of `mode` (first-step initV excluded). */
-export function kernelStepMs(
-  ts: KernelTiming[],
-  mode: "full" | "velora" | "proposed",
-): number {
-  const project = (t: KernelTiming) => mode === "proposed" && t.kernel === "project";
-  return ts.filter((t) => t.mode === "both" || t.mode === mode || project(t))
+export function kernelStepMs(ts: KernelTiming[], mode: "full" | "velora"): number {
+  return ts.filter((t) => t.mode === "both" || t.mode === mode)
     .reduce((s, t) => s + t.ms * t.perStep, 0);
 }
 
@@ -212,23 +191,7 @@ export async function profilePhases(
   mode: BenchMode,
   steps: number,
 ): Promise<{ forward: number; backward: number; optimizer: number; others: number | null }> {
-  const config = new BertConfig({
-    vocab_size: shape.vocab,
-    hidden_size: shape.hidden,
-    num_hidden_layers: shape.layers,
-    num_attention_heads: shape.heads,
-    intermediate_size: shape.intermediate,
-    num_labels: 2,
-  });
-  const model = new BertForSequenceClassification(device, config, { seed: 0 });
-  model.train();
-  if (mode === "checkpointing") model.gradient_checkpointing_enable();
-  if (mode === "velora-vd" || mode === "velora-all") {
-    applyVeLoRA(model, {
-      target_modules: VELORA_PRESETS[mode === "velora-vd" ? "vd" : "all"],
-      num_groups: NUM_GROUPS,
-    });
-  }
+  const { model } = buildBenchModel(device, shape, dims.seq, mode, 0);
   const params = [...model.parameters()].filter((p) => p.requiresGrad);
   const opt = new AdamW(params, { lr: 5e-5, weight_decay: 0 });
   const batch = uploadBatch(device, randomBatch(dims.batch, dims.seq, shape.vocab, 0));
@@ -305,14 +268,6 @@ if (import.meta.main) {
     } ms (${(vel / full).toFixed(2)}×); dense dW ${by("dW TN matmul").toFixed(1)} ms vs ` +
       `weightGrad ${by("weightGrad").toFixed(1)} ms + project ${by("project").toFixed(1)} ms; ` +
       `initV (first step only) ${by("initV").toFixed(1)} ms`,
-  );
-  const prop = kernelStepMs(ts, "proposed");
-  log(
-    `proposed weight gradient (TN matmul for P + expand pass): ${
-      (by("proposed: P = dYᵀ·Z TN matmul") + by("proposed: expand P⊗v (proxy)")).toFixed(1)
-    } ms per step; encoder linear kernels per step would be ${prop.toFixed(1)} ms (${
-      (prop / full).toFixed(2)
-    }× full)`,
   );
   if (!Deno.args.includes("--no-phases")) {
     for (const mode of ["full", "velora-all"] as const) {

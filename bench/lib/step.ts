@@ -183,6 +183,41 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
+/**
+ * A randomly initialised BERT of `shape` in training mode, set up for `mode` (VeLoRA patching with
+ * G = NUM_GROUPS, or gradient checkpointing). Returns the number of VeLoRA layers.
+ */
+export function buildBenchModel(
+  device: Device,
+  shape: ModelShape,
+  seq: number,
+  mode: BenchMode,
+  seed: number,
+): { model: BertForSequenceClassification; veloraLayers: number } {
+  const config = new BertConfig({
+    vocab_size: shape.vocab,
+    hidden_size: shape.hidden,
+    num_hidden_layers: shape.layers,
+    num_attention_heads: shape.heads,
+    intermediate_size: shape.intermediate,
+    max_position_embeddings: Math.max(512, seq),
+    num_labels: 2,
+  });
+  const model = new BertForSequenceClassification(device, config, { seed });
+  model.train();
+  let veloraLayers = 0;
+  if (mode === "checkpointing") model.gradient_checkpointing_enable();
+  if (mode === "velora-vd" || mode === "velora-all") {
+    const report = applyVeLoRA(model, {
+      target_modules: VELORA_PRESETS[mode === "velora-vd" ? "vd" : "all"],
+      num_groups: NUM_GROUPS,
+      init_type: "batch_average_once",
+    });
+    veloraLayers = report.layers.length;
+  }
+  return { model, veloraLayers };
+}
+
 /** Builds a fresh model in `mode`, trains warmup + steps steps, measures, frees everything. */
 export async function runMode(device: Device, o: RunModeOptions): Promise<ModeResult> {
   const log = o.log ?? (() => {});
@@ -190,27 +225,7 @@ export async function runMode(device: Device, o: RunModeOptions): Promise<ModeRe
   device.emptyCache();
   const baseline = device.memory.liveBytes;
   const { shape } = o;
-  const config = new BertConfig({
-    vocab_size: shape.vocab,
-    hidden_size: shape.hidden,
-    num_hidden_layers: shape.layers,
-    num_attention_heads: shape.heads,
-    intermediate_size: shape.intermediate,
-    max_position_embeddings: Math.max(512, o.dims.seq),
-    num_labels: 2,
-  });
-  const model = new BertForSequenceClassification(device, config, { seed: o.seed });
-  model.train();
-  let veloraLayers = 0;
-  if (o.mode === "checkpointing") model.gradient_checkpointing_enable();
-  if (o.mode === "velora-vd" || o.mode === "velora-all") {
-    const report = applyVeLoRA(model, {
-      target_modules: VELORA_PRESETS[o.mode === "velora-vd" ? "vd" : "all"],
-      num_groups: NUM_GROUPS,
-      init_type: "batch_average_once",
-    });
-    veloraLayers = report.layers.length;
-  }
+  const { model, veloraLayers } = buildBenchModel(device, shape, o.dims.seq, o.mode, o.seed);
   const params = [...model.named_parameters()].filter(([, p]) => p.requiresGrad);
   const plain = params.map(([, p]) => p);
   const optimizer = new AdamW(params, { lr: 5e-5, weight_decay: 0 });
