@@ -2,7 +2,7 @@ import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import body from "../../kernels/rmsnorm.wgsl" with { type: "text" };
 import rowReduce from "../../kernels/row_reduce.wgsl" with { type: "text" };
-import { f32, grid1d, params, rowThreads } from "./launch.ts";
+import { f32, grid1d, params, rowThreads } from "../runtime/launch.ts";
 import { sumRows } from "./reduce.ts";
 
 /** The kernel with the shared workgroup reductions prepended. */

@@ -1,7 +1,7 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/rope.wgsl" with { type: "text" };
-import { grid1d, params } from "./launch.ts";
+import { grid1d, params } from "../runtime/launch.ts";
 
 /** HF `rope_scaling` of type "llama3" (Llama 3.1's long-context frequency rescaling). */
 export interface Llama3RopeScaling {
