@@ -5,6 +5,9 @@
  * @module
  */
 export {
+  EXTRA_STATE_KEY,
+  type ExtraState,
+  type ExtraStateValue,
   type IncompatibleKeys,
   isParameter,
   type LoadStateDictOptions,
@@ -16,6 +19,7 @@ export {
   type StateDictValue,
 } from "./module.ts";
 export { Linear, type LinearOptions } from "./linear.ts";
+export { EXTRA_STATE_NAME, loadExtraState, saveExtraState } from "./extra_state_io.ts";
 export { LayerNorm, type LayerNormOptions } from "./layernorm.ts";
 export { Embedding, type EmbeddingOptions } from "./embedding.ts";
 export { Dropout, type DropoutOptions } from "./dropout.ts";
