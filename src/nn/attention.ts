@@ -13,8 +13,8 @@
  * @module
  */
 
-import { Tensor } from "../tensor/tensor.ts";
-import { add, reshape } from "../ops/basic.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { reshape } from "../ops/basic.ts";
 import { matmul } from "../ops/matmul.ts";
 import { softmax } from "../ops/softmax.ts";
 import { dropoutMatmul } from "../ops/dropout.ts";
@@ -77,24 +77,11 @@ export function attentionShapes(
   return [b, h, key.shape[1], sq, key.shape[2], d];
 }
 
-/** The most negative f32, HF's additive mask value (`torch.finfo(torch.float32).min`). */
-const F32_MIN = -3.4028234663852886e38;
-
-/** [qSeq, kvSeq] with 0 where query i may see key j (j ≤ i + kvSeq − qSeq), F32_MIN elsewhere. */
-function causalBias(like: Tensor, qSeq: number, kvSeq: number): Tensor {
-  const data = new Float32Array(qSeq * kvSeq);
-  const offset = kvSeq - qSeq;
-  for (let i = 0; i < qSeq; i++) {
-    for (let j = i + offset + 1; j < kvSeq; j++) data[i * kvSeq + j] = F32_MIN;
-  }
-  return Tensor.from(like.device, data, [qSeq, kvSeq]);
-}
-
 /**
  * The reference implementation, {@linkcode AttentionFunction} semantics: scores = Q·Kᵀ [B, Hkv,
  * G·Sq, Skv] (the G = heads / kv_heads query heads of a group stacked along the query axis, so KV
- * heads are shared without copies), softmax with the scale and padding mask fused, causal
- * positions added as a [Sq, Skv] bias, then dropout fused into the context matmul (the dropped
+ * heads are shared without copies), softmax with the scale, padding mask and causal mask fused,
+ * then dropout fused into the context matmul (the dropped
  * probabilities are never kept: backward regenerates the mask from the seed).
  * Saves for backward: Q, K (for the scores), the probabilities and V.
  */
@@ -103,13 +90,12 @@ export const eagerAttention: AttentionFunction = (query, key, value, options) =>
     const [b, h, kvh, sq, skv, d] = attentionShapes(query, key, value);
     const g = h / kvh;
     const q = g === 1 ? query : reshape(query, [b, kvh, g * sq, d]);
-    let scores = matmul(q, key, { transB: true });
-    if (options.is_causal && skv > 1) {
-      const grouped = reshape(scores, [b, kvh, g, sq, skv]);
-      // The bias is divided by nothing: softmax clamps scale·x + mask at the f32 minimum.
-      scores = reshape(add(grouped, causalBias(query, sq, skv)), [b, kvh, g * sq, skv]);
-    }
-    const probs = softmax(scores, options.attention_mask, { scale: options.scaling });
+    const scores = matmul(q, key, { transB: true });
+    const probs = softmax(scores, options.attention_mask, {
+      scale: options.scaling,
+      causal: options.is_causal ?? false,
+      queries: sq,
+    });
     const context = options.seed === null || options.dropout === 0
       ? matmul(probs, value)
       : dropoutMatmul(probs, value, options.dropout, options.seed);

@@ -6,6 +6,9 @@
  */
 export {
   emptyParameter,
+  EXTRA_STATE_KEY,
+  type ExtraState,
+  type ExtraStateValue,
   type IncompatibleKeys,
   type InitOptions,
   isParameter,
@@ -18,6 +21,7 @@ export {
   type StateDictValue,
 } from "./module.ts";
 export { Linear, type LinearOptions } from "./linear.ts";
+export { EXTRA_STATE_NAME, loadExtraState, saveExtraState } from "./extra_state_io.ts";
 export { LayerNorm, type LayerNormOptions } from "./layernorm.ts";
 export { Embedding, type EmbeddingOptions } from "./embedding.ts";
 export { Dropout, type DropoutOptions } from "./dropout.ts";

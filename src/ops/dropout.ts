@@ -3,7 +3,7 @@ import { noGrad } from "../autograd/grad_mode.ts";
 import { matmul } from "./matmul.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/dropout.wgsl" with { type: "text" };
-import { f32, grid1d, params } from "./launch.ts";
+import { f32, grid1d, params } from "../runtime/launch.ts";
 
 /** PCG-RXS-M-XS 32-bit hash, the same function as `pcg` in `kernels/dropout.wgsl`. */
 function pcg(v: number): number {

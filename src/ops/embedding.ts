@@ -1,7 +1,7 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/embedding.wgsl" with { type: "text" };
-import { grid1d, params } from "./launch.ts";
+import { grid1d, params } from "../runtime/launch.ts";
 import { zeros } from "./basic.ts";
 
 /** Options of {@linkcode embedding}. */

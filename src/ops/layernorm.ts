@@ -5,7 +5,7 @@ import rowReduce from "../../kernels/row_reduce.wgsl" with { type: "text" };
 
 /** The kernel with the shared workgroup reductions prepended. */
 const src = rowReduce + body;
-import { f32, grid1d, params, rowThreads } from "./launch.ts";
+import { f32, grid1d, params, rowThreads } from "../runtime/launch.ts";
 import { sumRows } from "./reduce.ts";
 
 /** Rows summed per workgroup by the dweight/dbias partial pass (then reduced over chunks). */

@@ -5,7 +5,7 @@ import rowReduce from "../../kernels/row_reduce.wgsl" with { type: "text" };
 
 /** The kernel with the shared workgroup reductions prepended. */
 const src = rowReduce + body;
-import { f32, grid1d, params } from "./launch.ts";
+import { f32, grid1d, params } from "../runtime/launch.ts";
 import { sumAll } from "./reduce.ts";
 
 /** Options of {@linkcode crossEntropy}. */

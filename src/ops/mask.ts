@@ -1,6 +1,6 @@
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/mask.wgsl" with { type: "text" };
-import { params } from "./launch.ts";
+import { params } from "../runtime/launch.ts";
 
 function run(entry: string, x: Tensor): Tensor {
   if (x.dtype !== "i32") {

@@ -1,8 +1,8 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/reduce.wgsl" with { type: "text" };
-import { f32, params } from "./launch.ts";
-import { elementwise, full } from "./basic.ts";
+import { f32, params } from "../runtime/launch.ts";
+import { BINARY, elementwise, fill } from "../tensor/elementwise.ts";
 
 /** Column sums: x [R, C] → [C], scaled by `alpha` (outside autograd). */
 export function sumRows(x: Tensor, alpha = 1): Tensor {
@@ -70,7 +70,7 @@ export function mean(x: Tensor): Tensor {
 
 /** `alpha · g` broadcast from a one-element tensor to `shape`. */
 function broadcastScalar(g: Tensor, shape: readonly number[], alpha: number): Tensor {
-  const ones = full(g.device, shape, alpha);
+  const ones = fill(Tensor.empty(g.device, shape), alpha);
   const out = mulScalarTensor(ones, g);
   ones.dispose();
   return out;
@@ -78,5 +78,5 @@ function broadcastScalar(g: Tensor, shape: readonly number[], alpha: number): Te
 
 function mulScalarTensor(x: Tensor, s: Tensor): Tensor {
   // b broadcast with period 1: x[i] * s[0].
-  return elementwise("binary", 2, Tensor.empty(x.device, x.shape), x, s);
+  return elementwise("binary", BINARY.mul, Tensor.empty(x.device, x.shape), x, s);
 }

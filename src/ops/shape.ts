@@ -1,7 +1,7 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/permute.wgsl" with { type: "text" };
-import { grid1d, params } from "./launch.ts";
+import { grid1d, params } from "../runtime/launch.ts";
 
 function checkWords(x: Tensor, op: string): void {
   if (x.dtype === "f16") {

@@ -7,7 +7,7 @@
 
 import type { Device } from "../runtime/device.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { grid1d, params as pack } from "../ops/launch.ts";
+import { grid1d, params as pack } from "../runtime/launch.ts";
 import { zeros } from "../ops/basic.ts";
 import src from "../../kernels/adamw.wgsl" with { type: "text" };
 

@@ -6,7 +6,7 @@
  */
 
 import { Tensor } from "../tensor/tensor.ts";
-import { grid1d, params as pack } from "../ops/launch.ts";
+import { grid1d, params as pack } from "../runtime/launch.ts";
 import { full } from "../ops/basic.ts";
 import src from "../../kernels/clip.wgsl" with { type: "text" };
 

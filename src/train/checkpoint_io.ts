@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { Module } from "../nn/module.ts";
 import type { AdamW, AdamWStateDictInput } from "../optim/adamw.ts";
 import { loadSafetensors, saveSafetensors } from "../io/safetensors.ts";
-import { loadVeLoRA, saveVeLoRA } from "../velora/sidecar.ts";
+import { loadExtraState, saveExtraState } from "../nn/extra_state_io.ts";
 
 /** Position and history of a training run, written as `trainer_state.json` (HF name). */
 export interface TrainerState {
@@ -43,7 +43,8 @@ export async function listCheckpoints(dir: string): Promise<{ step: number; path
 }
 
 /**
- * Writes a complete checkpoint (model via `save`, optimizer moments, VeLoRA sidecar, trainer
+ * Writes a complete checkpoint (model via `save`, optimizer moments, modules' extra state such as
+ * VeLoRA's vectors (`extra_state.safetensors`), trainer
  * state) into `<dir>/checkpoint-<step>` atomically: everything goes into a temporary folder that
  * is renamed only when complete, so a failed or interrupted save never leaves a broken checkpoint.
  * Keeps the newest `keep` checkpoints.
@@ -61,7 +62,7 @@ export async function saveCheckpoint(
   try {
     await Deno.mkdir(tmp, { recursive: true });
     await model.save_pretrained(tmp);
-    await saveVeLoRA(model, tmp);
+    await saveExtraState(model, tmp);
     const opt = await optimizer.state_dict();
     const moments = new Map<string, { shape: number[]; data: Float32Array }>();
     const steps: Record<string, number> = {};
@@ -90,7 +91,8 @@ export async function saveCheckpoint(
 }
 
 /**
- * Restores model weights, VeLoRA state and optimizer moments from a checkpoint folder and
+ * Restores model weights, modules' extra state (a model with extra state needs the file) and
+ * optimizer moments from a checkpoint folder and
  * returns its trainer state.
  * @throws {Error} naming the folder and file when something is missing or does not fit.
  */
@@ -104,7 +106,7 @@ export async function loadCheckpoint(
     const sd: Record<string, { shape: number[]; data: Float32Array | Int32Array }> = {};
     for (const [k, v] of weights) sd[k] = v;
     model.load_state_dict(sd);
-    await loadVeLoRA(model, path);
+    await loadExtraState(model, path);
     const meta = JSON.parse(await Deno.readTextFile(join(path, "optimizer.json")));
     const moments = await loadSafetensors(join(path, "optimizer.safetensors"));
     const state: AdamWStateDictInput["state"] = {};

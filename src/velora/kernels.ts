@@ -1,6 +1,6 @@
 import type { Device } from "../runtime/device.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { f32, grid1d, params } from "../ops/launch.ts";
+import { f32, grid1d, params } from "../runtime/launch.ts";
 import { matmulInto } from "../ops/matmul.ts";
 import paramsSrc from "../../kernels/velora_params.wgsl" with { type: "text" };
 import initBody from "../../kernels/velora_init.wgsl" with { type: "text" };

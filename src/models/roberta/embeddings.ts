@@ -1,6 +1,6 @@
 import type { Device } from "../../runtime/device.ts";
 import { Tensor } from "../../tensor/tensor.ts";
-import { params } from "../../ops/launch.ts";
+import { params } from "../../runtime/launch.ts";
 import { BertEmbeddings } from "../bert/embeddings.ts";
 import type { BertConfig } from "../bert/config.ts";
 import type { InitOptions } from "../../nn/module.ts";

@@ -1,4 +1,4 @@
-import type { Device } from "../runtime/device.ts";
+import type { Device } from "./device.ts";
 
 /** Workgroup counts covering `n` invocations with 1-D workgroups of `wg`, as a 2-D grid. */
 export function grid1d(n: number, wg = 256): [number, number] {
