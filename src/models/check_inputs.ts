@@ -29,7 +29,10 @@ export function checkTokenIds(
     throw new Error(`${owner}: input_ids must be i32 [batch, seq], got ${input_ids}`);
   }
   for (
-    const [name, t] of [["attention_mask", attention_mask], ["token_type_ids", token_type_ids]] as const
+    const [name, t] of [["attention_mask", attention_mask], [
+      "token_type_ids",
+      token_type_ids,
+    ]] as const
   ) {
     if (t && (t.dtype !== "i32" || t.shape.join() !== input_ids.shape.join())) {
       throw new Error(

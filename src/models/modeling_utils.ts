@@ -166,8 +166,8 @@ export abstract class PreTrainedModel<
    * @throws {Error} naming the file, tensor or field for missing files, bad or oversized configs,
    * a config of another model type, or shape mismatches.
    */
-  static async from_pretrained<M extends PreTrainedModel>(
-    this: PreTrainedModelClass<M>,
+  static async from_pretrained<M extends PreTrainedModel, C2 extends PretrainedConfigLike>(
+    this: PreTrainedModelClass<M, C2>,
     idOrDir: string,
     options: FromPretrainedOptions,
   ): Promise<M> {

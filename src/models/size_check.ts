@@ -52,7 +52,7 @@ export function checkParameterBudget(
 }
 
 function gib(bytes: number): string {
-  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toPrecision(3)} GiB` : `${
-    (bytes / 2 ** 20).toPrecision(3)
-  } MiB`;
+  return bytes >= 2 ** 30
+    ? `${(bytes / 2 ** 30).toPrecision(3)} GiB`
+    : `${(bytes / 2 ** 20).toPrecision(3)} MiB`;
 }

@@ -85,9 +85,14 @@ export function attentionShapes(
  * probabilities are never kept: backward regenerates the mask from the seed).
  * Saves for backward: Q, K (for the scores), the probabilities and V.
  */
-export const eagerAttention: AttentionFunction = (query, key, value, options) =>
-  tidy(() => {
-    const [b, h, kvh, sq, skv, d] = attentionShapes(query, key, value);
+export function eagerAttention(
+  query: Tensor,
+  key: Tensor,
+  value: Tensor,
+  options: AttentionOptions,
+): Tensor {
+  return tidy(() => {
+    const [b, h, kvh, sq, , d] = attentionShapes(query, key, value);
     const g = h / kvh;
     const q = g === 1 ? query : reshape(query, [b, kvh, g * sq, d]);
     const scores = matmul(q, key, { transB: true });
@@ -102,6 +107,7 @@ export const eagerAttention: AttentionFunction = (query, key, value, options) =>
     const heads = g === 1 ? context : reshape(context, [b, h, sq, d]);
     return permute(heads, [0, 2, 1, 3]);
   });
+}
 
 /** Implementations that ship with velora: add a line here for a new built-in kernel. */
 const BUILTIN: Record<string, AttentionFunction> = {

@@ -341,7 +341,10 @@ export class BertConfig implements BertConfigFields {
     const heads = d * d + d + v + 2 * d * d + (this.num_labels + 3) * d;
     const largest = [
       { elements: v * d, fields: ["vocab_size", "hidden_size"] },
-      { elements: this.max_position_embeddings * d, fields: ["max_position_embeddings", "hidden_size"] },
+      {
+        elements: this.max_position_embeddings * d,
+        fields: ["max_position_embeddings", "hidden_size"],
+      },
       { elements: i * d, fields: ["intermediate_size", "hidden_size"] },
       { elements: d * d, fields: ["hidden_size", "hidden_size"] },
     ].reduce((a, b) => (b.elements > a.elements ? b : a));
