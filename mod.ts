@@ -64,6 +64,39 @@ export {
 export { AutoTokenizer, PreTrainedTokenizer } from "./src/data/auto_tokenizer.ts";
 export * from "./src/velora/mod.ts";
 export * as data from "./src/data/mod.ts";
+export type { Example } from "./src/data/types.ts";
+export {
+  classificationMetrics,
+  formatMetrics,
+  NonFiniteLossError,
+  Trainer,
+} from "./src/train/trainer.ts";
+export type {
+  ComputeMetrics,
+  EvalMetrics,
+  EvalPrediction,
+  LogEntry,
+  TrainableModel,
+  TrainerInit,
+  TrainerState,
+  TrainOutput,
+} from "./src/train/trainer.ts";
+export {
+  type EvalStrategy,
+  TRAINING_ARGS_DEFAULTS,
+  TrainingArguments,
+  type TrainingArgumentsInit,
+} from "./src/train/training_args.ts";
+export { trainStep } from "./src/train/step.ts";
+export type {
+  MicroBatch,
+  ModelInputs,
+  TrainStepContext,
+  TrainStepHooks,
+  TrainStepResult,
+} from "./src/train/step.ts";
+export { writeAtomic, writeJsonAtomic } from "./src/util/write_atomic.ts";
+export type { WriteAtomicOptions } from "./src/util/write_atomic.ts";
 export * from "./src/io/safetensors.ts";
 export * from "./src/hub/hub.ts";
 export type {

@@ -8,6 +8,7 @@
 import { dirname, join } from "node:path";
 import { resolveModelFile, type ResolveModelFileOptions } from "../../hub/resolve.ts";
 import type { ParameterEstimate } from "../size_check.ts";
+import { writeAtomic } from "../../util/write_atomic.ts";
 
 /** Activation functions velora implements: `"gelu"` is the exact (erf) GELU, as HF's `"gelu"`. */
 export const SUPPORTED_HIDDEN_ACTS = ["gelu", "relu"] as const;
@@ -400,15 +401,12 @@ export class BertConfig implements BertConfigFields {
    */
   async save_pretrained(dir: string): Promise<void> {
     const path = join(dir, "config.json");
-    const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-    try {
-      await Deno.mkdir(dirname(path), { recursive: true });
-      await Deno.writeTextFile(tmp, JSON.stringify(this.toJSON(), null, 2) + "\n");
-      await Deno.rename(tmp, path);
-    } catch (e) {
-      await Deno.remove(tmp).catch(() => {});
+    await Deno.mkdir(dirname(path), { recursive: true }).catch((e) => {
       throw new Error(`${path}: writing config failed: ${(e as Error).message}`, { cause: e });
-    }
+    });
+    await writeAtomic(path, JSON.stringify(this.toJSON(), null, 2) + "\n", {
+      what: "writing config",
+    });
   }
 
   /**
