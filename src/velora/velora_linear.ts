@@ -6,7 +6,7 @@ import type { Linear } from "../nn/linear.ts";
 import { mulberry32 } from "../nn/init.ts";
 import type { Storage } from "../tensor/storage.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { initV, type SubTokenShape } from "./kernels.ts";
+import { initV, type SubTokenShape } from "./projection.ts";
 import { linearNoActivation, veloraLinear, type VeLoRATrace } from "./velora_linear_fn.ts";
 
 /** How v is chosen (official VeLoRA `init_type`). */

@@ -3,7 +3,7 @@ import { linearBackward, matmulInto } from "../ops/matmul.ts";
 import { sumRows } from "../ops/reduce.ts";
 import type { Storage } from "../tensor/storage.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { project, type SubTokenShape, weightGrad } from "./kernels.ts";
+import { project, type SubTokenShape, weightGrad } from "./projection.ts";
 
 /**
  * z tensors of this process by (input storage, v storage): several patched layers that read the
@@ -67,7 +67,7 @@ export function veloraLinear(
       z.dispose();
       if (opts.snapshotV) {
         const copy = Tensor.empty(v.device, v.shape);
-        v.device.commandEncoder().copyBufferToBuffer(v.buffer, 0, copy.buffer, 0, v.numel * 4);
+        v.device.copy(v, copy, v.numel * 4);
         sv = save(copy);
         copy.dispose();
       } else sv = save(v);
