@@ -50,6 +50,7 @@ export type {
 export type { FromPretrainedOptions } from "./src/models/pretrained.ts";
 export { AutoTokenizer, PreTrainedTokenizer } from "./src/data/auto_tokenizer.ts";
 export * from "./src/velora/mod.ts";
+export * from "./src/peft/mod.ts";
 export * as data from "./src/data/mod.ts";
 export * from "./src/io/safetensors.ts";
 export * from "./src/hub/hub.ts";
