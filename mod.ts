@@ -15,7 +15,15 @@
  */
 
 export { Device } from "./src/runtime/device.ts";
-export type { AdapterInfo, DeviceOptions, Dispatch } from "./src/runtime/device.ts";
+export type { AdapterInfo, DeviceOptions } from "./src/runtime/device.ts";
+export { defineKernel, grid1d, GRID_WGSL, Kernel } from "./src/runtime/kernel.ts";
+export type {
+  Bindable,
+  KernelSpec,
+  LaunchArgs,
+  UniformValue,
+  Workgroups,
+} from "./src/runtime/kernel.ts";
 export { MEMORY_CATEGORIES, MemoryStats } from "./src/runtime/memory.ts";
 export type { MemoryCategory } from "./src/runtime/memory.ts";
 export { Tensor } from "./src/tensor/tensor.ts";
@@ -63,6 +71,7 @@ export {
 } from "./src/models/auto/registry.ts";
 export { AutoTokenizer, PreTrainedTokenizer } from "./src/data/auto_tokenizer.ts";
 export * from "./src/velora/mod.ts";
+export * from "./src/peft/mod.ts";
 export * as data from "./src/data/mod.ts";
 export type { Example } from "./src/data/types.ts";
 export {

@@ -1,7 +1,22 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/swiglu.wgsl" with { type: "text" };
-import { grid1d, params } from "../runtime/launch.ts";
+import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+
+const FORWARD = defineKernel({
+  name: "swiglu.wgsl",
+  code: GRID_WGSL + src,
+  entryPoint: "forward",
+  bindings: ["gate", "up", "out"],
+  uniforms: ["n"],
+});
+const BACKWARD = defineKernel({
+  name: "swiglu.wgsl",
+  code: GRID_WGSL + src,
+  entryPoint: "backward",
+  bindings: ["bgate", "bup", "bdy", "dgate", "dup"],
+  uniforms: ["n"],
+});
 
 /**
  * SwiGLU (Shazeer 2020, "GLU Variants Improve Transformer"), HF `LlamaMLP`'s
@@ -24,10 +39,9 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
   const n = gate.numel;
   const out = Tensor.empty(device, gate.shape);
   if (n > 0) {
-    device.dispatch({
-      pipeline: device.pipeline("swiglu.wgsl", src, {}, "forward"),
-      buffers: [gate.buffer, up.buffer, out.buffer],
-      params: params(n),
+    FORWARD.launch(device, {
+      bindings: { gate, up, out },
+      uniforms: { n },
       workgroups: grid1d(n),
     });
   }
@@ -38,10 +52,9 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
       const dg = Tensor.empty(device, gate.shape);
       const du = Tensor.empty(device, up.shape);
       if (n > 0) {
-        device.dispatch({
-          pipeline: device.pipeline("swiglu.wgsl", src, {}, "backward"),
-          buffers: [sg.tensor.buffer, su.tensor.buffer, g.buffer, dg.buffer, du.buffer],
-          params: params(n),
+        BACKWARD.launch(device, {
+          bindings: { bgate: sg.tensor, bup: su.tensor, bdy: g, dgate: dg, dup: du },
+          uniforms: { n },
           workgroups: grid1d(n),
         });
       }

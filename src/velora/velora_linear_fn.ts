@@ -3,7 +3,7 @@ import { linearBackward, matmulInto } from "../ops/matmul.ts";
 import { sumRows } from "../ops/reduce.ts";
 import type { VeLoRASharing } from "./sharing.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { project, type SubTokenShape, weightGrad } from "./kernels.ts";
+import { project, type SubTokenShape, weightGrad } from "./projection.ts";
 
 /** What a VeLoRA linear call observed, for the report (see `VeLoRALinear.inputHeldElsewhere`). */
 export interface VeLoRATrace {
@@ -53,7 +53,7 @@ export function veloraLinear(
       z.dispose();
       if (opts.snapshotV) {
         const copy = Tensor.empty(v.device, v.shape);
-        v.device.commandEncoder().copyBufferToBuffer(v.buffer, 0, copy.buffer, 0, v.numel * 4);
+        v.device.copy(v, copy, v.numel * 4);
         sv = save(copy);
         copy.dispose();
       } else sv = save(v);
