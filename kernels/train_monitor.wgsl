@@ -1,11 +1,11 @@
 // The Trainer's divergence monitor and on-GPU loss sum, read back once per logging interval.
-// Buffer `stats` (2 words): stats[0] = sticky flags (1: non-finite gradient norm, 2: non-finite
-// parameter after the update, 4: non-finite loss), stats[1] = Σ of the losses since the last
+// Buffer `flags` (2 words): flags[0] = sticky flags (1: non-finite gradient norm, 2: non-finite
+// parameter after the update, 4: non-finite loss), flags[1] = Σ of the losses since the last
 // reset (f32 bits). Non-finite is tested on the bits (exponent all ones), because WGSL lets a
 // compiler assume floats are finite, so `x != x` or `isinf`-style comparisons may be folded away.
 //   check_finite: flags |= bit if any of data[0..n) is Inf or NaN (grid-stride over a 2-D grid)
-//   add_loss:     stats[1] += data[0]; flags |= bit if data[0] is not finite (one thread)
-//   reset_loss:   stats[1] = 0 (one thread)
+//   add_loss:     flags[1] += data[0]; flags |= bit if data[0] is not finite (one thread)
+//   reset_loss:   flags[1] = 0 (one thread)
 
 struct Params {
   n: u32,
@@ -27,7 +27,7 @@ fn nonfinite(x: f32) -> bool {
 @compute @workgroup_size(WG)
 fn check_finite(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
                 @builtin(num_workgroups) nwg: vec3u) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid.x;
+  let i = grid_index(wid, lid, nwg, WG);
   if (i >= p.n) { return; }
   if (nonfinite(data[i])) { atomicOr(&flags[0], p.bit); }
 }
@@ -42,7 +42,5 @@ fn add_loss() {
 
 @compute @workgroup_size(1)
 fn reset_loss() {
-  _ = data[0]; // layout "auto" needs every declared binding used
-  _ = p.n;
   atomicStore(&flags[1], 0u);
 }

@@ -7,9 +7,31 @@
  * @module
  */
 import type { Device } from "../runtime/device.ts";
-import { grid1d, params as pack } from "../runtime/launch.ts";
+import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/train_monitor.wgsl" with { type: "text" };
+
+const code = GRID_WGSL + src;
+const CHECK_FINITE = defineKernel({
+  name: "train_monitor.wgsl",
+  code,
+  entryPoint: "check_finite",
+  bindings: ["data", "flags"],
+  uniforms: ["n", "bit"],
+});
+const ADD_LOSS = defineKernel({
+  name: "train_monitor.wgsl",
+  code,
+  entryPoint: "add_loss",
+  bindings: ["data", "flags"],
+  uniforms: ["bit"],
+});
+const RESET_LOSS = defineKernel({
+  name: "train_monitor.wgsl",
+  code,
+  entryPoint: "reset_loss",
+  bindings: ["flags"],
+});
 
 /** Flag bits of {@linkcode MonitorReading.flags}. */
 export const NON_FINITE = {
@@ -49,25 +71,23 @@ export class TrainingMonitor {
     this.#stats = Tensor.from(device, new Int32Array(2), [2], { dtype: "i32" }).keep();
   }
 
-  #run(entry: string, data: GPUBuffer, n: number, bit: number, workgroups: [number, number]) {
-    const d = this.#device;
-    d.dispatch({
-      pipeline: d.pipeline("train_monitor.wgsl", src, {}, entry),
-      buffers: [data, this.#stats.buffer],
-      params: pack(n, bit, 0, 0),
-      workgroups,
-    });
-  }
-
   /** Queues `sum += loss` (a one-element f32 tensor) and flags a non-finite loss. */
   addLoss(loss: Tensor): void {
-    this.#run("add_loss", loss.buffer, 1, NON_FINITE.loss, [1, 1]);
+    ADD_LOSS.launch(this.#device, {
+      bindings: { data: loss, flags: this.#stats },
+      uniforms: { bit: NON_FINITE.loss },
+      workgroups: [1],
+    });
   }
 
   /** Queues a scan of `t` (f32) that sets `bit` when any element is Inf or NaN. */
   checkFinite(t: Tensor, bit: number): void {
     if (t.numel === 0) return;
-    this.#run("check_finite", t.buffer, t.numel, bit, grid1d(t.numel));
+    CHECK_FINITE.launch(this.#device, {
+      bindings: { data: t, flags: this.#stats },
+      uniforms: { n: t.numel, bit },
+      workgroups: grid1d(t.numel),
+    });
   }
 
   /** Queues the scan of every parameter (after the optimizer step). */
@@ -86,7 +106,7 @@ export class TrainingMonitor {
 
   /** Queues `sum = 0` (in order with the queued steps; flags stay). */
   resetLoss(): void {
-    this.#run("reset_loss", this.#device.dummyBuffer, 1, 0, [1, 1]);
+    RESET_LOSS.launch(this.#device, { bindings: { flags: this.#stats }, workgroups: [1] });
   }
 
   /** Frees the buffer. */
