@@ -97,6 +97,12 @@ export {
   type TrainingArgumentsInit,
 } from "./src/train/training_args.ts";
 export { trainStep } from "./src/train/step.ts";
+export {
+  describeFlags,
+  type MonitorReading,
+  NON_FINITE,
+  TrainingMonitor,
+} from "./src/train/monitor.ts";
 export type {
   MicroBatch,
   ModelInputs,
