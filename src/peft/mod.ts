@@ -16,3 +16,9 @@ export {
   readAdapterConfig,
 } from "./peft_model.ts";
 export { ALL_LINEAR, resolveTargets } from "./targets.ts";
+export {
+  AutoPeftModelForSequenceClassification,
+  type BaseModelLoader,
+  isAdapterFolder,
+  peftFromPretrained,
+} from "./auto.ts";

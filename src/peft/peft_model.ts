@@ -256,6 +256,14 @@ export class PeftModel extends Module {
   }
 
   /**
+   * Reads back what `save_pretrained` wrote into a training checkpoint (the adapter weights), so
+   * a generic resume restores this model (see `loadCheckpoint`).
+   */
+  load_checkpoint_weights(dir: string): Promise<void> {
+    return this.load_adapter_weights(dir);
+  }
+
+  /**
    * PEFT `PeftModel.from_pretrained(model, dir)`: wraps `model` with the adapter in `dir`
    * (`adapter_config.json` + `adapter_model.safetensors`, ours or PEFT's). Unless `is_trainable`,
    * the adapter is frozen and the model in eval mode, as PEFT does.

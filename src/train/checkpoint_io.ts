@@ -117,10 +117,17 @@ export async function loadCheckpoint(
   optimizer: AdamW,
 ): Promise<TrainerState> {
   try {
-    const weights = await loadSafetensors(join(path, "model.safetensors"));
-    const sd: Record<string, { shape: number[]; data: Float32Array | Int32Array }> = {};
-    for (const [k, v] of weights) sd[k] = v;
-    model.load_state_dict(sd);
+    // A model whose save_pretrained writes something else (PeftModel: the adapter files) reads
+    // it back with its own `load_checkpoint_weights`.
+    const own = (model as { load_checkpoint_weights?: (dir: string) => Promise<void> })
+      .load_checkpoint_weights;
+    if (own) await own.call(model, path);
+    else {
+      const weights = await loadSafetensors(join(path, "model.safetensors"));
+      const sd: Record<string, { shape: number[]; data: Float32Array | Int32Array }> = {};
+      for (const [k, v] of weights) sd[k] = v;
+      model.load_state_dict(sd);
+    }
     await loadExtraState(model, path);
     const meta = JSON.parse(await Deno.readTextFile(join(path, "optimizer.json")));
     const moments = await loadSafetensors(join(path, "optimizer.safetensors"));
