@@ -5,7 +5,9 @@ import { BertConfig } from "../src/models/bert/config.ts";
 import { BertForSequenceClassification } from "../src/models/bert/modeling_bert.ts";
 import { PreTrainedTokenizer } from "../src/data/auto_tokenizer.ts";
 import type { Example } from "../src/data/types.ts";
-import { Trainer } from "../src/train/trainer.ts";
+import { NonFiniteLossError, Trainer } from "../src/train/trainer.ts";
+import { listCheckpoints } from "../src/train/checkpoint_io.ts";
+import { loadSafetensors } from "../src/io/safetensors.ts";
 import type { TrainingArgumentsInit } from "../src/train/training_args.ts";
 import { createProgress } from "../src/train/report/progress.ts";
 import { prepareData } from "../src/train/job.ts";
@@ -166,4 +168,70 @@ Deno.test("a resumed run's ETA counts only the steps run since the resume", asyn
   // 1 step in ~0.3 s leaves 9 steps ≈ 3 s (counting the 90 resumed steps it would say 0 s).
   const eta = /ETA (\d+)s/.exec(out[0]);
   assert.ok(eta && Number(eta[1]) >= 2, out[0]);
+});
+
+async function allFinite(path: string): Promise<string | null> {
+  for (const file of ["model.safetensors", "optimizer.safetensors"]) {
+    for (const [name, t] of await loadSafetensors(join(path, file))) {
+      if (!t.data.every((v) => Number.isFinite(v))) return `${file}:${name}`;
+    }
+  }
+  return null;
+}
+
+// lr 1e39 is Inf in f32: the first update makes every weight non-finite while the loss of that
+// step (computed before the update) is finite, as with --lr 10 on the default model where
+// llvmpipe's tanh(NaN) = ±1 kept the loss finite: a loss-only check saved NaN checkpoints.
+Deno.test("divergence is caught on the GPU and only finite checkpoints are written", async () => {
+  await withDir(async (dir) => {
+    const tokenizer = await PreTrainedTokenizer.fromVocab(TINY_VOCAB);
+    const model = await tinyModel();
+    const t = trainer(model, tokenizer, {
+      output_dir: dir,
+      learning_rate: 1e39,
+      max_steps: 6,
+      logging_steps: 1,
+      save_steps: 1,
+      save_total_limit: 100,
+    });
+    const error: unknown = await t.train().then(() => null, (e) => e);
+    assert.ok(error instanceof NonFiniteLossError, String(error));
+    const message = (error as Error).message;
+    assert.match(message, /training diverged: .*became Inf or NaN between step \d+ and step \d+/);
+    assert.match(message, /--max_grad_norm/);
+    const ckpts = await listCheckpoints(dir);
+    for (const c of ckpts) assert.equal(await allFinite(c.path), null, c.path);
+    const named = /The last good checkpoint is (\S+)\./.exec(message)?.[1];
+    if (ckpts.length) assert.equal(named, ckpts.at(-1)!.path);
+    t.dispose();
+    model.dispose();
+  });
+});
+
+Deno.test("the loss of a logging interval is summed on the GPU and read once", async () => {
+  await withDir(async (dir) => {
+    const device = await testDevice();
+    const tokenizer = await PreTrainedTokenizer.fromVocab(TINY_VOCAB);
+    const model = await tinyModel();
+    const t = trainer(model, tokenizer, { output_dir: dir, max_steps: 10, logging_steps: 5 }, {
+      train_dataset: tinyTask(80), // one epoch of 10 steps: the epoch end is the last step
+      eval_dataset: [],
+    });
+    const read = device.read;
+    let reads = 0;
+    device.read = (...a: Parameters<typeof read>) => {
+      reads++;
+      return read.apply(device, a);
+    };
+    try {
+      const out = await t.train();
+      assert.equal(reads, 2, `${reads} readbacks`); // one per logging interval (10 before)
+      assert.equal(out.log_history.length, 2);
+      assert.ok(Number.isFinite(out.training_loss) && out.training_loss > 0);
+    } finally {
+      device.read = read;
+    }
+    t.dispose();
+    model.dispose();
+  });
 });
