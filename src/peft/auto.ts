@@ -42,8 +42,17 @@ export async function peftFromPretrained(
   return await PeftModel.from_pretrained(base, adapterDir, { is_trainable: options.is_trainable });
 }
 
+/** An adapter-folder loader (PEFT `AutoPeftModel...`). */
+export interface AutoPeftModelClass {
+  /** Loads the base named by the adapter config and wraps it with the adapter. */
+  from_pretrained(
+    adapterDir: string,
+    options: FromPretrainedOptions & { is_trainable?: boolean },
+  ): Promise<PeftModel>;
+}
+
 /** PEFT `AutoPeftModelForSequenceClassification`. */
-export const AutoPeftModelForSequenceClassification = {
+export const AutoPeftModelForSequenceClassification: AutoPeftModelClass = {
   /** See {@linkcode peftFromPretrained}. */
   from_pretrained(
     adapterDir: string,

@@ -17,6 +17,7 @@ export {
 } from "./peft_model.ts";
 export { ALL_LINEAR, resolveTargets } from "./targets.ts";
 export {
+  type AutoPeftModelClass,
   AutoPeftModelForSequenceClassification,
   type BaseModelLoader,
   isAdapterFolder,
