@@ -2,7 +2,25 @@ import { join } from "node:path";
 import type { Module } from "../nn/module.ts";
 import type { AdamW, AdamWStateDictInput } from "../optim/adamw.ts";
 import { loadSafetensors, saveSafetensors } from "../io/safetensors.ts";
-import { loadVeLoRA, saveVeLoRA } from "../velora/sidecar.ts";
+import { loadExtraState, saveExtraState } from "../nn/extra_state_io.ts";
+import { writeAtomic } from "../util/write_atomic.ts";
+
+/**
+ * One `log_history` entry (HF `trainer_state.json`): a logging step carries `loss` and
+ * `learning_rate`, an evaluation its `eval_*` metrics.
+ */
+export interface LogEntry {
+  /** Optimizer step. */
+  step: number;
+  /** Epochs done, fractional. */
+  epoch: number;
+  /** Mean training loss since the previous logging step. */
+  loss?: number;
+  /** Learning rate of the step. */
+  learning_rate?: number;
+  /** `eval_loss`, `eval_accuracy`, ... of an evaluation. */
+  [metric: string]: number | undefined;
+}
 
 /** Position and history of a training run, written as `trainer_state.json` (HF name). */
 export interface TrainerState {
@@ -12,8 +30,8 @@ export interface TrainerState {
   epoch: number;
   /** Micro-batches of `epoch` already consumed. */
   step_in_epoch: number;
-  /** Logged (step, loss) points. */
-  log_history: { step: number; loss: number }[];
+  /** HF `log_history`: one entry per logging step and per evaluation. */
+  log_history: LogEntry[];
   /** Random state of modules (dropout call counters), by module name. */
   rng_states: Record<string, unknown>;
   /** LambdaLR state. */
@@ -43,7 +61,8 @@ export async function listCheckpoints(dir: string): Promise<{ step: number; path
 }
 
 /**
- * Writes a complete checkpoint (model via `save`, optimizer moments, VeLoRA sidecar, trainer
+ * Writes a complete checkpoint (model via `save`, optimizer moments, modules' extra state such as
+ * VeLoRA's vectors (`extra_state.safetensors`), trainer
  * state) into `<dir>/checkpoint-<step>` atomically: everything goes into a temporary folder that
  * is renamed only when complete, so a failed or interrupted save never leaves a broken checkpoint.
  * Keeps the newest `keep` checkpoints.
@@ -57,11 +76,11 @@ export async function saveCheckpoint(
   keep = 2,
 ): Promise<string> {
   const final = join(dir, `checkpoint-${state.global_step}`);
-  const tmp = `${final}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    await Deno.mkdir(tmp, { recursive: true });
+  await Deno.mkdir(dir, { recursive: true });
+  await writeAtomic(final, async (tmp) => {
+    await Deno.mkdir(tmp);
     await model.save_pretrained(tmp);
-    await saveVeLoRA(model, tmp);
+    await saveExtraState(model, tmp);
     const opt = await optimizer.state_dict();
     const moments = new Map<string, { shape: number[]; data: Float32Array }>();
     const steps: Record<string, number> = {};
@@ -76,12 +95,9 @@ export async function saveCheckpoint(
       JSON.stringify({ steps, param_groups: opt.param_groups }),
     );
     await Deno.writeTextFile(join(tmp, "trainer_state.json"), JSON.stringify(state, null, 1));
+    // A folder cannot be renamed onto a non-empty one: an older save of this step goes first.
     await Deno.remove(final, { recursive: true }).catch(() => {});
-    await Deno.rename(tmp, final);
-  } catch (e) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw new Error(`${final}: saving the checkpoint failed: ${(e as Error).message}`);
-  }
+  }, { what: "saving the checkpoint" });
   const all = await listCheckpoints(dir);
   for (const old of all.slice(0, Math.max(0, all.length - keep))) {
     await Deno.remove(old.path, { recursive: true }).catch(() => {});
@@ -90,7 +106,8 @@ export async function saveCheckpoint(
 }
 
 /**
- * Restores model weights, VeLoRA state and optimizer moments from a checkpoint folder and
+ * Restores model weights, modules' extra state (a model with extra state needs the file) and
+ * optimizer moments from a checkpoint folder and
  * returns its trainer state.
  * @throws {Error} naming the folder and file when something is missing or does not fit.
  */
@@ -104,7 +121,7 @@ export async function loadCheckpoint(
     const sd: Record<string, { shape: number[]; data: Float32Array | Int32Array }> = {};
     for (const [k, v] of weights) sd[k] = v;
     model.load_state_dict(sd);
-    await loadVeLoRA(model, path);
+    await loadExtraState(model, path);
     const meta = JSON.parse(await Deno.readTextFile(join(path, "optimizer.json")));
     const moments = await loadSafetensors(join(path, "optimizer.safetensors"));
     const state: AdamWStateDictInput["state"] = {};
