@@ -22,7 +22,7 @@ struct Params {
 @compute @workgroup_size(256)
 fn pack(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(num_workgroups) nwg: vec3u) {
-  let w = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+  let w = grid_index(wid, lid, nwg, 256u);
   let i = 2u * w;
   if (i >= p.n) { return; }
   let b = select(0.0, x[min(i + 1u, p.n - 1u)], i + 1u < p.n);
@@ -32,7 +32,7 @@ fn pack(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 @compute @workgroup_size(256)
 fn unpack(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
           @builtin(num_workgroups) nwg: vec3u) {
-  let w = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+  let w = grid_index(wid, lid, nwg, 256u);
   let i = 2u * w;
   if (i >= p.n) { return; }
   let v = unpack2x16float(hi[w]);

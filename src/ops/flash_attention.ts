@@ -1,11 +1,11 @@
 import { record } from "../autograd/node.ts";
 import { isGradEnabled } from "../autograd/grad_mode.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import type { Device } from "../runtime/device.ts";
 import src from "../../kernels/flash_attention.wgsl" with { type: "text" };
 import { checkArgs, seedKey, threshold } from "./dropout.ts";
 import { toHalf } from "./half.ts";
-import { checkBinding, f32, params } from "./launch.ts";
+import { checkBinding } from "../runtime/launch.ts";
+import { defineKernel, type Kernel } from "../runtime/kernel.ts";
 
 /** Options of {@linkcode flashAttention}. */
 export interface FlashAttentionOptions {
@@ -99,7 +99,59 @@ function grid(total: number): [number, number] {
   return [x, Math.ceil(total / x)];
 }
 
-function packParams(
+const UNIFORMS = [
+  "B",
+  "Hq",
+  "Hkv",
+  "Sq",
+  "Sk",
+  "group",
+  "gridX",
+  "tiles",
+  "qsB",
+  "qsS",
+  "qsH",
+  "ksB",
+  "ksS",
+  "ksH",
+  "has_mask",
+  "threshold",
+  "key",
+  "scale",
+  "dscale",
+] as const;
+type Uniform = typeof UNIFORMS[number];
+type Entry = "forward" | "backward_q" | "backward_kv";
+type FlashKernel = Kernel<string, Uniform, "CAUSAL" | "DROPOUT">;
+
+const BINDINGS: Record<Entry, string[]> = {
+  forward: ["Qf", "Kf", "Vf", "mask", "O", "stats"],
+  backward_q: ["Qs", "Ks", "Vs", "mask", "dO", "qstats", "Os", "dQ"],
+  backward_kv: ["Qs", "Ks", "Vs", "mask", "dO", "kstats", "dK", "dV"],
+};
+
+// A memo of immutable kernel declarations, one per (head_dim, saved dtype, entry point): the
+// source is generated per head_dim, and parsing it again on every call would cost each step.
+const kernels = new Map<string, FlashKernel>();
+
+function kernel(hd: number, half: boolean, entry: Entry): FlashKernel {
+  const id = `${hd}:${half}:${entry}`;
+  let k = kernels.get(id);
+  if (!k) {
+    k = defineKernel({
+      name: `flash_attention.wgsl[head_dim ${hd}, ${half ? "f16" : "f32"} saved]`,
+      code: flashSource(hd / 4, half),
+      entryPoint: entry,
+      bindings: entry === "forward" && half ? [...BINDINGS.forward, "O16"] : BINDINGS[entry],
+      uniforms: UNIFORMS,
+      constants: ["CAUSAL", "DROPOUT"],
+    }) as FlashKernel;
+    kernels.set(id, k);
+  }
+  return k;
+}
+
+function uniforms(
   g: Geometry,
   gridX: number,
   tiles: number,
@@ -107,41 +159,28 @@ function packParams(
   scale: number,
   p: number,
   seed: number,
-): Uint32Array {
-  return params(
-    g.B,
-    g.Hq,
-    g.Hkv,
-    g.Sq,
-    g.Sk,
-    g.Hq / g.Hkv,
+): Record<Uniform, number> {
+  return {
+    B: g.B,
+    Hq: g.Hq,
+    Hkv: g.Hkv,
+    Sq: g.Sq,
+    Sk: g.Sk,
+    group: g.Hq / g.Hkv,
     gridX,
     tiles,
-    ...g.qs,
-    ...g.ks,
-    hasMask ? 1 : 0,
-    p > 0 ? threshold(p) : 0,
-    p > 0 ? seedKey(seed) : 0,
-    f32(scale),
-    f32(p > 0 && p < 1 ? 1 / (1 - p) : p >= 1 ? 0 : 1),
-    0,
-  );
-}
-
-function pipeline(
-  device: Device,
-  g: Geometry,
-  half: boolean,
-  entry: string,
-  causal: boolean,
-  drop: boolean,
-) {
-  const nc = g.hd / 4;
-  const key = `flash_attention.wgsl:${nc}:${half ? "f16" : "f32"}`;
-  return device.pipeline(key, flashSource(nc, half), {
-    CAUSAL: causal ? 1 : 0,
-    DROPOUT: drop ? 1 : 0,
-  }, entry);
+    qsB: g.qs[0],
+    qsS: g.qs[1],
+    qsH: g.qs[2],
+    ksB: g.ks[0],
+    ksS: g.ks[1],
+    ksH: g.ks[2],
+    has_mask: hasMask ? 1 : 0,
+    threshold: p > 0 ? threshold(p) : 0,
+    key: p > 0 ? seedKey(seed) : 0,
+    scale,
+    dscale: p > 0 && p < 1 ? 1 / (1 - p) : p >= 1 ? 0 : 1,
+  };
 }
 
 /**
@@ -162,7 +201,8 @@ function pipeline(
  * eager probabilities [B, Hq, Sq, Sk] (same seed, same kept entries).
  *
  * Saves (when recording): q, k, v, O (packed f16 copies with `saveHalf`) and f32 row statistics
- * [B, Hq, Sq, 4] (running max, log-sum; backward writes D = rowsum(dO ⊙ O) into the third), O(B·S·H·d) in all — never O(S²).
+ * [B, Hq, Sq, 4] (running max, log-sum; backward writes D = rowsum(dO ⊙ O) into the third), and
+ * the mask, O(B·S·H·d) in all — never O(S²).
  * Backward: dQ, dK, dV by FlashAttention-2's Algorithm 2 (D = rowsum(dO ⊙ O); P recomputed per
  * 4×4 block); the mask gets no gradient.
  *
@@ -204,19 +244,13 @@ export function flashAttention(
   const out16 = half ? Tensor.empty(device, out.shape, { dtype: "f16" }) : null;
   const tilesQ = Math.ceil(g.Sq / ROWS_PER_WORKGROUP);
   const [gx, gy] = grid(tilesQ * g.B * g.Hq);
-  const maskBuf = mask ? mask.buffer : device.dummyBuffer;
-  device.dispatch({
-    pipeline: pipeline(device, g, half, "forward", causal, p > 0),
-    buffers: [
-      q.buffer,
-      k.buffer,
-      v.buffer,
-      maskBuf,
-      out.buffer,
-      stats.buffer,
-      ...(out16 ? [out16.buffer] : []),
-    ],
-    params: packParams(g, gx, tilesQ, !!mask, scale, p, seed),
+  const constants = { CAUSAL: causal, DROPOUT: p > 0 };
+  const bindings: Record<string, Tensor | null> = { Qf: q, Kf: k, Vf: v, mask, O: out, stats };
+  if (out16) bindings.O16 = out16;
+  kernel(g.hd, half, "forward").launch(device, {
+    bindings,
+    uniforms: uniforms(g, gx, tilesQ, !!mask, scale, p, seed),
+    constants,
     workgroups: [gx, gy],
   });
   const result = record(out, [q, k, v, mask], "FlashAttentionBackward", (save) => {
@@ -232,41 +266,32 @@ export function flashAttention(
     const sv = keep(v);
     const so = save(out16 ?? out);
     const ss = save(stats);
+    // The mask [B, Sk] is tiny; callers free theirs after the forward.
+    const sm = mask ? save(mask) : null;
     return (grad) => {
       const dq = Tensor.empty(device, q.shape);
       const dk = Tensor.empty(device, k.shape);
       const dv = Tensor.empty(device, v.shape);
       const [qx, qy] = grid(tilesQ * g.B * g.Hq);
-      device.dispatch({
-        pipeline: pipeline(device, g, half, "backward_q", causal, p > 0),
-        buffers: [
-          sq.tensor.buffer,
-          sk.tensor.buffer,
-          sv.tensor.buffer,
-          maskBuf,
-          grad.buffer,
-          ss.tensor.buffer,
-          so.tensor.buffer,
-          dq.buffer,
-        ],
-        params: packParams(g, qx, tilesQ, !!mask, scale, p, seed),
+      const saved = {
+        Qs: sq.tensor,
+        Ks: sk.tensor,
+        Vs: sv.tensor,
+        mask: sm?.tensor ?? null,
+        dO: grad,
+      };
+      kernel(g.hd, half, "backward_q").launch(device, {
+        bindings: { ...saved, qstats: ss.tensor, Os: so.tensor, dQ: dq },
+        uniforms: uniforms(g, qx, tilesQ, !!mask, scale, p, seed),
+        constants,
         workgroups: [qx, qy],
       });
       const tilesK = Math.ceil(g.Sk / ROWS_PER_WORKGROUP);
       const [kx, ky] = grid(tilesK * g.B * g.Hkv);
-      device.dispatch({
-        pipeline: pipeline(device, g, half, "backward_kv", causal, p > 0),
-        buffers: [
-          sq.tensor.buffer,
-          sk.tensor.buffer,
-          sv.tensor.buffer,
-          maskBuf,
-          grad.buffer,
-          ss.tensor.buffer,
-          dk.buffer,
-          dv.buffer,
-        ],
-        params: packParams(g, kx, tilesK, !!mask, scale, p, seed),
+      kernel(g.hd, half, "backward_kv").launch(device, {
+        bindings: { ...saved, kstats: ss.tensor, dK: dk, dV: dv },
+        uniforms: uniforms(g, kx, tilesK, !!mask, scale, p, seed),
+        constants,
         workgroups: [kx, ky],
       });
       return [

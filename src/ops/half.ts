@@ -1,18 +1,21 @@
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/half.wgsl" with { type: "text" };
-import { grid1d, params } from "./launch.ts";
+import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 
-function run(entry: "pack" | "unpack", x: Tensor, out: Tensor): Tensor {
-  const n = x.numel;
-  if (n === 0) return out;
-  x.device.dispatch({
-    pipeline: x.device.pipeline("half.wgsl", src, {}, entry),
-    buffers: [x.buffer, out.buffer],
-    params: params(n),
-    workgroups: grid1d(Math.ceil(n / 2)),
-  });
-  return out;
-}
+const PACK = defineKernel({
+  name: "half.wgsl",
+  code: GRID_WGSL + src,
+  entryPoint: "pack",
+  bindings: ["x", "h"],
+  uniforms: ["n"],
+});
+const UNPACK = defineKernel({
+  name: "half.wgsl",
+  code: GRID_WGSL + src,
+  entryPoint: "unpack",
+  bindings: ["hi", "y"],
+  uniforms: ["n"],
+});
 
 /**
  * Packed-f16 copy of an f32 tensor (IEEE half, round to nearest; |x| > 65504 becomes ±Inf):
@@ -23,7 +26,16 @@ function run(entry: "pack" | "unpack", x: Tensor, out: Tensor): Tensor {
  */
 export function toHalf(x: Tensor): Tensor {
   if (x.dtype !== "f32") throw new Error(`toHalf: x must be f32, got ${x.dtype} [${x.shape}]`);
-  return run("pack", x, Tensor.empty(x.device, x.shape, { dtype: "f16" }));
+  const h = Tensor.empty(x.device, x.shape, { dtype: "f16" });
+  const n = x.numel;
+  if (n > 0) {
+    PACK.launch(x.device, {
+      bindings: { x, h },
+      uniforms: { n },
+      workgroups: grid1d(Math.ceil(n / 2)),
+    });
+  }
+  return h;
 }
 
 /**
@@ -33,5 +45,14 @@ export function toHalf(x: Tensor): Tensor {
  */
 export function fromHalf(h: Tensor): Tensor {
   if (h.dtype !== "f16") throw new Error(`fromHalf: h must be f16, got ${h.dtype} [${h.shape}]`);
-  return run("unpack", h, Tensor.empty(h.device, h.shape));
+  const y = Tensor.empty(h.device, h.shape);
+  const n = h.numel;
+  if (n > 0) {
+    UNPACK.launch(h.device, {
+      bindings: { hi: h, y },
+      uniforms: { n },
+      workgroups: grid1d(Math.ceil(n / 2)),
+    });
+  }
+  return y;
 }
