@@ -1,38 +1,16 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/embedding.wgsl" with { type: "text" };
-import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 import { zeros } from "./basic.ts";
 
 const code = GRID_WGSL + src;
 const UNIFORMS = ["n", "dim", "vocab", "pad", "tokens"] as const;
-const FORWARD = defineKernel({
-  name: "embedding.wgsl",
-  code,
-  entryPoint: "forward",
-  bindings: ["ids", "weight", "out"],
-  uniforms: UNIFORMS,
-});
-const RANK = defineKernel({
-  name: "embedding.wgsl",
-  code,
-  entryPoint: "rank",
-  bindings: ["ids", "perm", "seg"],
-  uniforms: UNIFORMS,
-});
-const PIECES = defineKernel({
-  name: "embedding.wgsl",
-  code,
-  entryPoint: "pieces",
-  bindings: ["ids", "qperm", "qdy", "qpart"],
-  uniforms: UNIFORMS,
-});
-const GATHER = defineKernel({
-  name: "embedding.wgsl",
-  code,
-  entryPoint: "gather",
-  bindings: ["ids", "gseg", "gpart", "gdw"],
-  uniforms: UNIFORMS,
+const K = defineKernels("embedding.wgsl", code, {
+  forward: { bindings: ["ids", "weight", "out"], uniforms: UNIFORMS },
+  rank: { bindings: ["ids", "perm", "seg"], uniforms: UNIFORMS },
+  pieces: { bindings: ["ids", "qperm", "qdy", "qpart"], uniforms: UNIFORMS },
+  gather: { bindings: ["ids", "gseg", "gpart", "gdw"], uniforms: UNIFORMS },
 });
 
 /** Options of {@linkcode embedding}. */
@@ -100,7 +78,7 @@ export function embedding(ids: Tensor, weight: Tensor, options: EmbeddingOptions
   const n = tokens * dim;
   const out = Tensor.empty(device, [...ids.shape, dim]);
   if (n > 0) {
-    FORWARD.launch(device, {
+    K.forward.launch(device, {
       bindings: { ids, weight, out },
       uniforms: { n, dim, vocab, pad: NO_PAD, tokens },
       workgroups: grid1d(n),
@@ -115,18 +93,18 @@ export function embedding(ids: Tensor, weight: Tensor, options: EmbeddingOptions
       const perm = Tensor.empty(device, [tokens], { dtype: "i32" });
       const seg = Tensor.empty(device, [tokens, 2], { dtype: "i32" });
       const part = Tensor.empty(device, [tokens, dim]);
-      RANK.launch(device, {
+      K.rank.launch(device, {
         bindings: { ids: savedIds, perm, seg },
         uniforms: { n: tokens, dim, vocab, pad: NO_PAD, tokens },
         workgroups: grid1d(tokens),
       });
       const pieces = Math.ceil(tokens / EMBEDDING_GRAD_CHUNK) * dim;
-      PIECES.launch(device, {
+      K.pieces.launch(device, {
         bindings: { ids: savedIds, qperm: perm, qdy: g, qpart: part },
         uniforms: { n: pieces, dim, vocab, pad: NO_PAD, tokens },
         workgroups: grid1d(pieces),
       });
-      GATHER.launch(device, {
+      K.gather.launch(device, {
         bindings: { ids: savedIds, gseg: seg, gpart: part, gdw: dw },
         uniforms: { n, dim, vocab, pad, tokens },
         workgroups: grid1d(n),

@@ -3,34 +3,27 @@ import { Tensor } from "../tensor/tensor.ts";
 import body from "../../kernels/layernorm.wgsl" with { type: "text" };
 import rowReduce from "../../kernels/row_reduce.wgsl" with { type: "text" };
 
-import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 import { rowThreads } from "../runtime/launch.ts";
 import { sumRows } from "./reduce.ts";
 
 /** The kernel with the shared grid indexing and workgroup reductions prepended. */
 const code = GRID_WGSL + rowReduce + body;
-const FORWARD = defineKernel({
-  name: "layernorm.wgsl",
-  code,
-  entryPoint: "forward",
-  bindings: ["x", "weight", "bias", "y", "stats"],
-  uniforms: ["rows", "cols", "eps"],
-  constants: ["WG"],
-});
-const BACKWARD_INPUT = defineKernel({
-  name: "layernorm.wgsl",
-  code,
-  entryPoint: "backward_input",
-  bindings: ["bx", "bweight", "bstats", "bdy", "bdx"],
-  uniforms: ["rows", "cols"],
-  constants: ["WG"],
-});
-const BACKWARD_PARAMS = defineKernel({
-  name: "layernorm.wgsl",
-  code,
-  entryPoint: "backward_params",
-  bindings: ["px", "pstats", "pdy", "pdw", "pdb"],
-  uniforms: ["rows", "cols", "chunk"],
+const K = defineKernels("layernorm.wgsl", code, {
+  forward: {
+    bindings: ["x", "weight", "bias", "y", "stats"],
+    uniforms: ["rows", "cols", "eps"],
+    constants: ["WG"],
+  },
+  backward_input: {
+    bindings: ["bx", "bweight", "bstats", "bdy", "bdx"],
+    uniforms: ["rows", "cols"],
+    constants: ["WG"],
+  },
+  backward_params: {
+    bindings: ["px", "pstats", "pdy", "pdw", "pdb"],
+    uniforms: ["rows", "cols", "chunk"],
+  },
 });
 
 /** Rows summed per workgroup by the dweight/dbias partial pass (then reduced over chunks). */
@@ -74,7 +67,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12):
   const y = Tensor.empty(device, x.shape);
   const stats = Tensor.empty(device, [rows, 2]);
   if (rows > 0) {
-    FORWARD.launch(device, {
+    K.forward.launch(device, {
       bindings: { x, weight, bias, y, stats },
       uniforms: { rows, cols, eps },
       constants: { WG: rowThreads(cols) },
@@ -92,7 +85,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12):
       if (sw) {
         dx = Tensor.empty(device, x.shape);
         if (rows > 0) {
-          BACKWARD_INPUT.launch(device, {
+          K.backward_input.launch(device, {
             bindings: { bx: xs, bweight: sw.tensor, bstats: st, bdy: g, bdx: dx },
             uniforms: { rows, cols },
             constants: { WG: rowThreads(cols) },
@@ -123,7 +116,7 @@ function paramGrads(
   const chunks = Math.max(1, Math.ceil(rows / chunk));
   const pw = Tensor.empty(device, [chunks, cols]);
   const pb = Tensor.empty(device, [chunks, cols]);
-  BACKWARD_PARAMS.launch(device, {
+  K.backward_params.launch(device, {
     bindings: { px: x, pstats: stats, pdy: g, pdw: pw, pdb: pb },
     uniforms: { rows, cols, chunk },
     workgroups: [Math.ceil(cols / 64), chunks],

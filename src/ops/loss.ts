@@ -3,45 +3,23 @@ import { Tensor } from "../tensor/tensor.ts";
 import body from "../../kernels/loss.wgsl" with { type: "text" };
 import rowReduce from "../../kernels/row_reduce.wgsl" with { type: "text" };
 
-import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 import { sumAll } from "./reduce.ts";
 
 /** The kernel with the shared grid indexing and workgroup reductions prepended. */
 const code = GRID_WGSL + rowReduce + body;
-const CE_ROWS = defineKernel({
-  name: "loss.wgsl",
-  code,
-  entryPoint: "ce_rows",
-  bindings: ["logits", "labels", "stats", "rowloss"],
-  uniforms: ["n", "cols", "ignore"],
-});
-const CE_MEAN = defineKernel({
-  name: "loss.wgsl",
-  code,
-  entryPoint: "ce_mean",
-  bindings: ["mlabels", "mrowloss", "mstats", "mout"],
-  uniforms: ["n", "ignore"],
-});
-const CE_BACKWARD = defineKernel({
-  name: "loss.wgsl",
-  code,
-  entryPoint: "ce_backward",
-  bindings: ["logits", "labels", "bstats", "bg", "bdx"],
-  uniforms: ["n", "cols", "ignore"],
-});
-const MSE_DIFF = defineKernel({
-  name: "loss.wgsl",
-  code,
-  entryPoint: "mse_diff",
-  bindings: ["pred", "tgt", "diff"],
-  uniforms: ["n"],
-});
-const MSE_BACKWARD = defineKernel({
-  name: "loss.wgsl",
-  code,
-  entryPoint: "mse_backward",
-  bindings: ["sd", "sg", "sout"],
-  uniforms: ["n", "alpha"],
+const K = defineKernels("loss.wgsl", code, {
+  ce_rows: {
+    bindings: ["logits", "labels", "stats", "rowloss"],
+    uniforms: ["n", "cols", "ignore"],
+  },
+  ce_mean: { bindings: ["mlabels", "mrowloss", "mstats", "mout"], uniforms: ["n", "ignore"] },
+  ce_backward: {
+    bindings: ["logits", "labels", "bstats", "bg", "bdx"],
+    uniforms: ["n", "cols", "ignore"],
+  },
+  mse_diff: { bindings: ["pred", "tgt", "diff"], uniforms: ["n"] },
+  mse_backward: { bindings: ["sd", "sg", "sout"], uniforms: ["n", "alpha"] },
 });
 
 /** Options of {@linkcode crossEntropy}. */
@@ -100,14 +78,14 @@ export function crossEntropy(
   const stats = Tensor.empty(device, [rows + 1]);
   const rowloss = Tensor.empty(device, [rows]);
   if (rows > 0) {
-    CE_ROWS.launch(device, {
+    K.ce_rows.launch(device, {
       bindings: { logits, labels, stats, rowloss },
       uniforms: { n: rows, cols, ignore: ign },
       workgroups: grid1d(rows, 1),
     });
   }
   // With N = 0 this writes count 0 and a NaN loss, like PyTorch's mean over an empty batch.
-  CE_MEAN.launch(device, {
+  K.ce_mean.launch(device, {
     bindings: { mlabels: labels, mrowloss: rowloss, mstats: stats, mout: out },
     uniforms: { n: rows, ignore: ign },
     workgroups: [1],
@@ -121,7 +99,7 @@ export function crossEntropy(
       const dx = Tensor.empty(device, logits.shape);
       const n = rows * cols;
       if (n > 0) {
-        CE_BACKWARD.launch(device, {
+        K.ce_backward.launch(device, {
           bindings: { logits: sl.tensor, labels: sy.tensor, bstats: ss.tensor, bg: g, bdx: dx },
           uniforms: { n, cols, ignore: ign },
           workgroups: grid1d(n),
@@ -158,7 +136,7 @@ export function mseLoss(pred: Tensor, target: Tensor): Tensor {
   const n = pred.numel;
   const d = Tensor.empty(device, pred.shape);
   if (n > 0) {
-    MSE_DIFF.launch(device, {
+    K.mse_diff.launch(device, {
       bindings: { pred, tgt: target, diff: d },
       uniforms: { n },
       workgroups: grid1d(n),
@@ -170,7 +148,7 @@ export function mseLoss(pred: Tensor, target: Tensor): Tensor {
     const grad = (g: Tensor, alpha: number) => {
       const o = Tensor.empty(device, pred.shape);
       if (n > 0) {
-        MSE_BACKWARD.launch(device, {
+        K.mse_backward.launch(device, {
           bindings: { sd: sd.tensor, sg: g, sout: o },
           uniforms: { n, alpha },
           workgroups: grid1d(n),

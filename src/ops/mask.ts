@@ -1,16 +1,9 @@
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/mask.wgsl" with { type: "text" };
-import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 
-const kernel = (entryPoint: "additive_mask" | "to_float") =>
-  defineKernel({
-    name: "mask.wgsl",
-    code: GRID_WGSL + src,
-    entryPoint,
-    bindings: ["mask", "out"],
-    uniforms: ["n"],
-  });
-const KERNELS = { additive_mask: kernel("additive_mask"), to_float: kernel("to_float") };
+const S = { bindings: ["mask", "out"], uniforms: ["n"] } as const;
+const KERNELS = defineKernels("mask.wgsl", GRID_WGSL + src, { additive_mask: S, to_float: S });
 
 function run(entry: keyof typeof KERNELS, x: Tensor): Tensor {
   if (x.dtype !== "i32") {

@@ -1,7 +1,7 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { launchMatmul } from "./matmul_kernel.ts";
-import { sumRows } from "./reduce.ts";
+import { sumTo } from "./basic.ts";
 
 /** Options of {@linkcode matmul}. */
 export interface MatmulOptions {
@@ -176,11 +176,5 @@ export function linearBackward(
     gw = Tensor.empty(g.device, [d.n, d.k]);
     matmulInto(gw, g, x, { batch: 1, m: d.n, n: d.k, k: d.m }, { transA: true });
   }
-  let gb: Tensor | null = null;
-  if (bias?.requiresGrad) {
-    const rows = g.view([d.m, d.n]);
-    gb = sumRows(rows);
-    rows.dispose();
-  }
-  return [gx, gw, gb];
+  return [gx, gw, bias?.requiresGrad ? sumTo(g, bias.shape) : null];
 }

@@ -1,29 +1,19 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/reduce.wgsl" with { type: "text" };
-import { defineKernel } from "../runtime/kernel.ts";
+import { defineKernels } from "../runtime/kernel.ts";
 import { BINARY, elementwise, fill } from "../tensor/elementwise.ts";
 
-const SUM_ROWS = defineKernel({
-  name: "reduce.wgsl",
-  code: src,
-  entryPoint: "sum_rows",
-  bindings: ["x", "out"],
-  uniforms: ["rows", "cols", "alpha"],
-});
-const SUM_PARTIAL = defineKernel({
-  name: "reduce.wgsl",
-  code: src,
-  entryPoint: "sum_partial",
-  bindings: ["x", "out"],
-  uniforms: ["rows", "cols", "alpha", "square"],
+const K = defineKernels("reduce.wgsl", src, {
+  sum_rows: { bindings: ["x", "out"], uniforms: ["rows", "cols", "alpha"] },
+  sum_partial: { bindings: ["x", "out"], uniforms: ["rows", "cols", "alpha", "square"] },
 });
 
 /** Column sums: x [R, C] → [C], scaled by `alpha` (outside autograd). */
 export function sumRows(x: Tensor, alpha = 1): Tensor {
   const [rows, cols] = x.shape;
   const out = Tensor.empty(x.device, [cols]);
-  SUM_ROWS.launch(x.device, {
+  K.sum_rows.launch(x.device, {
     bindings: { x, out },
     uniforms: { rows, cols, alpha },
     workgroups: [Math.ceil(cols / 64)],
@@ -43,7 +33,7 @@ export function sumAll(x: Tensor, alpha = 1, square = false): Tensor {
   const chunks = Math.max(1, Math.ceil(n / CHUNK));
   const out = Tensor.empty(device, []);
   if (chunks === 1) {
-    SUM_PARTIAL.launch(device, {
+    K.sum_partial.launch(device, {
       bindings: { x, out },
       uniforms: { rows: n, cols: CHUNK, alpha, square: square ? 1 : 0 },
       workgroups: [1],
@@ -51,12 +41,12 @@ export function sumAll(x: Tensor, alpha = 1, square = false): Tensor {
     return out;
   }
   const partials = Tensor.empty(device, [chunks]);
-  SUM_PARTIAL.launch(device, {
+  K.sum_partial.launch(device, {
     bindings: { x, out: partials },
     uniforms: { rows: n, cols: CHUNK, alpha: 1, square: square ? 1 : 0 },
     workgroups: [chunks],
   });
-  SUM_PARTIAL.launch(device, {
+  K.sum_partial.launch(device, {
     bindings: { x: partials, out },
     uniforms: { rows: chunks, cols: chunks, alpha, square: 0 },
     workgroups: [1],

@@ -2,34 +2,24 @@ import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import body from "../../kernels/rmsnorm.wgsl" with { type: "text" };
 import rowReduce from "../../kernels/row_reduce.wgsl" with { type: "text" };
-import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 import { rowThreads } from "../runtime/launch.ts";
 import { sumRows } from "./reduce.ts";
 
 /** The kernel with the shared grid indexing and workgroup reductions prepended. */
 const code = GRID_WGSL + rowReduce + body;
-const FORWARD = defineKernel({
-  name: "rmsnorm.wgsl",
-  code,
-  entryPoint: "forward",
-  bindings: ["x", "weight", "y", "rstd"],
-  uniforms: ["rows", "cols", "eps"],
-  constants: ["WG"],
-});
-const BACKWARD_INPUT = defineKernel({
-  name: "rmsnorm.wgsl",
-  code,
-  entryPoint: "backward_input",
-  bindings: ["bx", "bweight", "brstd", "bdy", "bdx"],
-  uniforms: ["rows", "cols"],
-  constants: ["WG"],
-});
-const BACKWARD_PARAMS = defineKernel({
-  name: "rmsnorm.wgsl",
-  code,
-  entryPoint: "backward_params",
-  bindings: ["px", "prstd", "pdy", "pdw"],
-  uniforms: ["rows", "cols", "chunk"],
+const K = defineKernels("rmsnorm.wgsl", code, {
+  forward: {
+    bindings: ["x", "weight", "y", "rstd"],
+    uniforms: ["rows", "cols", "eps"],
+    constants: ["WG"],
+  },
+  backward_input: {
+    bindings: ["bx", "bweight", "brstd", "bdy", "bdx"],
+    uniforms: ["rows", "cols"],
+    constants: ["WG"],
+  },
+  backward_params: { bindings: ["px", "prstd", "pdy", "pdw"], uniforms: ["rows", "cols", "chunk"] },
 });
 
 /** Rows summed per workgroup by the dweight partial pass (then reduced over chunks). */
@@ -68,7 +58,7 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
   const rstd = Tensor.empty(device, [rows]);
   const wg = rowThreads(cols);
   if (rows > 0) {
-    FORWARD.launch(device, {
+    K.forward.launch(device, {
       bindings: { x, weight, y, rstd },
       uniforms: { rows, cols, eps },
       constants: { WG: wg },
@@ -84,7 +74,7 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
       if (sw) {
         dx = Tensor.empty(device, x.shape);
         if (rows > 0) {
-          BACKWARD_INPUT.launch(device, {
+          K.backward_input.launch(device, {
             bindings: { bx: sx.tensor, bweight: sw.tensor, brstd: sr.tensor, bdy: g, bdx: dx },
             uniforms: { rows, cols },
             constants: { WG: wg },
@@ -106,7 +96,7 @@ function weightGrad(x: Tensor, rstd: Tensor, g: Tensor, rows: number, cols: numb
   const chunk = Math.max(ROW_CHUNK, Math.ceil(rows / 65535));
   const chunks = Math.max(1, Math.ceil(rows / chunk));
   const pw = Tensor.empty(device, [chunks, cols]);
-  BACKWARD_PARAMS.launch(device, {
+  K.backward_params.launch(device, {
     bindings: { px: x, prstd: rstd, pdy: g, pdw: pw },
     uniforms: { rows, cols, chunk },
     workgroups: [Math.ceil(cols / 64), chunks],

@@ -1,17 +1,13 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/rope.wgsl" with { type: "text" };
-import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 
-const kernel = (entryPoint: "forward" | "backward") =>
-  defineKernel({
-    name: "rope.wgsl",
-    code: GRID_WGSL + src,
-    entryPoint,
-    bindings: ["src", "pos", "table", "dst"],
-    uniforms: ["n", "seq", "heads", "dim", "npos"],
-  });
-const KERNELS = { forward: kernel("forward"), backward: kernel("backward") };
+const S = {
+  bindings: ["src", "pos", "table", "dst"],
+  uniforms: ["n", "seq", "heads", "dim", "npos"],
+} as const;
+const KERNELS = defineKernels("rope.wgsl", GRID_WGSL + src, { forward: S, backward: S });
 
 /** HF `rope_scaling` of type "llama3" (Llama 3.1's long-context frequency rescaling). */
 export interface Llama3RopeScaling {

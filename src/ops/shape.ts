@@ -1,27 +1,18 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/permute.wgsl" with { type: "text" };
-import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 
-type Entry = "permute" | "narrow" | "pad" | "place";
-const code = GRID_WGSL + src;
-const WINDOW = ["n", "inner", "big", "small", "start"] as const;
-const window = (entryPoint: Entry) =>
-  defineKernel({
-    name: "permute.wgsl",
-    code,
-    entryPoint,
-    bindings: ["x", "out"],
-    uniforms: WINDOW,
-  });
-const PERMUTE = defineKernel({
-  name: "permute.wgsl",
-  code,
-  entryPoint: "permute",
+const WINDOW = {
   bindings: ["x", "out"],
-  uniforms: ["n", "dims", "strides"],
+  uniforms: ["n", "inner", "big", "small", "start"],
+} as const;
+const K = defineKernels("permute.wgsl", GRID_WGSL + src, {
+  permute: { bindings: ["x", "out"], uniforms: ["n", "dims", "strides"] },
+  narrow: WINDOW,
+  pad: WINDOW,
+  place: WINDOW,
 });
-const WINDOWS = { narrow: window("narrow"), pad: window("pad"), place: window("place") };
 
 function checkWords(x: Tensor, op: string): void {
   if (x.dtype === "f16") {
@@ -38,14 +29,14 @@ function normDim(dim: number, ndim: number, op: string, shape: readonly number[]
 
 /** Queues a window copy (`narrow`, `pad` or `place`) writing `n` elements (reading n for place). */
 function copyWindow(
-  entry: Exclude<Entry, "permute">,
+  entry: "narrow" | "pad" | "place",
   x: Tensor,
   out: Tensor,
   n: number,
   [inner, big, small, start]: [number, number, number, number],
 ): void {
   if (n === 0) return;
-  WINDOWS[entry].launch(x.device, {
+  K[entry].launch(x.device, {
     bindings: { x, out },
     uniforms: { n, inner, big, small, start },
     workgroups: grid1d(n),
@@ -100,7 +91,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const strides4 = [...Array(pad).fill(0), ...perm.map((d) => strides[d])];
   const out = Tensor.empty(x.device, outShape, { dtype: x.dtype });
   if (x.numel > 0) {
-    PERMUTE.launch(x.device, {
+    K.permute.launch(x.device, {
       bindings: { x, out },
       uniforms: { n: x.numel, dims: dims4, strides: strides4 },
       workgroups: grid1d(x.numel),

@@ -3,26 +3,22 @@ import { Tensor } from "../tensor/tensor.ts";
 import body from "../../kernels/softmax.wgsl" with { type: "text" };
 import rowReduce from "../../kernels/row_reduce.wgsl" with { type: "text" };
 
-import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 import { rowThreads } from "../runtime/launch.ts";
 
 /** The kernel with the shared grid indexing and workgroup reductions prepended. */
 const code = GRID_WGSL + rowReduce + body;
-const FORWARD = defineKernel({
-  name: "softmax.wgsl",
-  code,
-  entryPoint: "forward",
-  bindings: ["x", "mask", "y"],
-  uniforms: ["rows", "cols", "rows_per_mask", "scale", "queries", "offset"],
-  constants: ["WG"],
-});
-const BACKWARD = defineKernel({
-  name: "softmax.wgsl",
-  code,
-  entryPoint: "backward",
-  bindings: ["by", "bdy", "bdx"],
-  uniforms: ["rows", "cols", "scale"],
-  constants: ["WG"],
+const K = defineKernels("softmax.wgsl", code, {
+  forward: {
+    bindings: ["x", "mask", "y"],
+    uniforms: ["rows", "cols", "rows_per_mask", "scale", "queries", "offset"],
+    constants: ["WG"],
+  },
+  backward: {
+    bindings: ["by", "bdy", "bdx"],
+    uniforms: ["rows", "cols", "scale"],
+    constants: ["WG"],
+  },
 });
 
 /** Options of {@linkcode softmax}. */
@@ -101,7 +97,7 @@ export function softmax(x: Tensor, mask?: Tensor | null, options: SoftmaxOptions
   const device = x.device;
   const y = Tensor.empty(device, x.shape);
   if (rows > 0) {
-    FORWARD.launch(device, {
+    K.forward.launch(device, {
       bindings: { x, mask: mask && rowsPerMask > 0 ? mask : null, y },
       uniforms: { rows, cols, rows_per_mask: rowsPerMask, scale, queries, offset },
       constants: { WG: rowThreads(cols) },
@@ -113,7 +109,7 @@ export function softmax(x: Tensor, mask?: Tensor | null, options: SoftmaxOptions
     return (g) => {
       const dx = Tensor.empty(device, x.shape);
       if (rows > 0) {
-        BACKWARD.launch(device, {
+        K.backward.launch(device, {
           bindings: { by: sy.tensor, bdy: g, bdx: dx },
           uniforms: { rows, cols, scale },
           constants: { WG: rowThreads(cols) },

@@ -1,21 +1,11 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/swiglu.wgsl" with { type: "text" };
-import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 
-const FORWARD = defineKernel({
-  name: "swiglu.wgsl",
-  code: GRID_WGSL + src,
-  entryPoint: "forward",
-  bindings: ["gate", "up", "out"],
-  uniforms: ["n"],
-});
-const BACKWARD = defineKernel({
-  name: "swiglu.wgsl",
-  code: GRID_WGSL + src,
-  entryPoint: "backward",
-  bindings: ["bgate", "bup", "bdy", "dgate", "dup"],
-  uniforms: ["n"],
+const K = defineKernels("swiglu.wgsl", GRID_WGSL + src, {
+  forward: { bindings: ["gate", "up", "out"], uniforms: ["n"] },
+  backward: { bindings: ["bgate", "bup", "bdy", "dgate", "dup"], uniforms: ["n"] },
 });
 
 /**
@@ -39,7 +29,7 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
   const n = gate.numel;
   const out = Tensor.empty(device, gate.shape);
   if (n > 0) {
-    FORWARD.launch(device, {
+    K.forward.launch(device, {
       bindings: { gate, up, out },
       uniforms: { n },
       workgroups: grid1d(n),
@@ -52,7 +42,7 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
       const dg = Tensor.empty(device, gate.shape);
       const du = Tensor.empty(device, up.shape);
       if (n > 0) {
-        BACKWARD.launch(device, {
+        K.backward.launch(device, {
           bindings: { bgate: sg.tensor, bup: su.tensor, bdy: g, dgate: dg, dup: du },
           uniforms: { n },
           workgroups: grid1d(n),

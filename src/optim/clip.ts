@@ -6,31 +6,15 @@
  */
 
 import { Tensor } from "../tensor/tensor.ts";
-import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 import { full } from "../ops/basic.ts";
 import src from "../../kernels/clip.wgsl" with { type: "text" };
 
 const code = GRID_WGSL + src;
-const SUMSQ_PARTIAL = defineKernel({
-  name: "clip.wgsl",
-  code,
-  entryPoint: "sumsq_partial",
-  bindings: ["a", "b"],
-  uniforms: ["n", "chunk", "offset"],
-});
-const CLIP_COEF = defineKernel({
-  name: "clip.wgsl",
-  code,
-  entryPoint: "clip_coef",
-  bindings: ["a", "b", "c"],
-  uniforms: ["n", "max_norm"],
-});
-const SCALE_GRAD = defineKernel({
-  name: "clip.wgsl",
-  code,
-  entryPoint: "scale_grad",
-  bindings: ["a", "b"],
-  uniforms: ["n"],
+const K = defineKernels("clip.wgsl", code, {
+  sumsq_partial: { bindings: ["a", "b"], uniforms: ["n", "chunk", "offset"] },
+  clip_coef: { bindings: ["a", "b", "c"], uniforms: ["n", "max_norm"] },
+  scale_grad: { bindings: ["a", "b"], uniforms: ["n"] },
 });
 
 const CHUNK = 65536;
@@ -85,7 +69,7 @@ function coef(grads: Tensor[], maxNorm: number, deviceHint: Tensor | null): Clip
   let offset = 0;
   for (const g of grads) {
     const chunks = Math.ceil(g.numel / CHUNK);
-    SUMSQ_PARTIAL.launch(device, {
+    K.sumsq_partial.launch(device, {
       bindings: { a: g, b: partials },
       uniforms: { n: g.numel, chunk: CHUNK, offset },
       workgroups: [chunks],
@@ -94,7 +78,7 @@ function coef(grads: Tensor[], maxNorm: number, deviceHint: Tensor | null): Clip
   }
   const totalNorm = Tensor.empty(device, []);
   const clipCoef = Tensor.empty(device, []);
-  CLIP_COEF.launch(device, {
+  K.clip_coef.launch(device, {
     bindings: { a: partials, b: totalNorm, c: clipCoef },
     uniforms: { n: slots, max_norm: maxNorm },
     workgroups: [1],
@@ -122,7 +106,7 @@ export function clip_grad_norm_(
   if (grads.length) {
     const device = totalNorm.device;
     for (const g of grads) {
-      SCALE_GRAD.launch(device, {
+      K.scale_grad.launch(device, {
         bindings: { a: g, b: clipCoef },
         uniforms: { n: g.numel },
         workgroups: grid1d(g.numel),

@@ -277,6 +277,45 @@ export function defineKernel<
   return new Kernel(spec);
 }
 
+/** One entry point's part of a {@linkcode defineKernels} declaration. */
+export interface EntrySpec {
+  /** Storage variables the entry point uses (see {@linkcode KernelSpec.bindings}). */
+  readonly bindings: readonly string[];
+  /** Uniform fields it reads (see {@linkcode KernelSpec.uniforms}). */
+  readonly uniforms?: readonly string[];
+  /** Overrides set at launch (see {@linkcode KernelSpec.constants}). */
+  readonly constants?: readonly string[];
+}
+
+type Names<T> = T extends readonly (infer N extends string)[] ? N : never;
+
+/** The kernels of {@linkcode defineKernels}, one per entry point. */
+export type KernelsOf<E extends Record<string, EntrySpec>> = {
+  [K in keyof E]: Kernel<
+    Names<E[K]["bindings"]>,
+    Names<E[K]["uniforms"]>,
+    Names<E[K]["constants"]>
+  >;
+};
+
+/**
+ * Declares several entry points of one WGSL source at once, keyed by entry-point name:
+ * `const K = defineKernels("softmax.wgsl", code, { forward: { bindings: [...], ... }, ... })`,
+ * then `K.forward.launch(...)`. Each entry is checked as {@linkcode defineKernel} checks it.
+ * @throws {Error} as {@linkcode defineKernel}.
+ */
+export function defineKernels<const E extends Record<string, EntrySpec>>(
+  name: string,
+  code: string,
+  entries: E,
+): KernelsOf<E> {
+  const out: Record<string, unknown> = {};
+  for (const [entryPoint, spec] of Object.entries(entries)) {
+    out[entryPoint] = new Kernel({ name, code, entryPoint, ...spec });
+  }
+  return out as KernelsOf<E>;
+}
+
 /** Workgroup counts covering `n` invocations with 1-D workgroups of `wg`, as a 2-D grid. */
 export function grid1d(n: number, wg = 256): [number, number] {
   const groups = Math.max(1, Math.ceil(n / wg));

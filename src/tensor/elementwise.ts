@@ -1,6 +1,6 @@
 import type { Tensor } from "./tensor.ts";
 import src from "../../kernels/elementwise.wgsl" with { type: "text" };
-import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 
 /** Operation codes of `kernels/elementwise.wgsl`'s `binary` entry point (its `OP` override). */
 export const BINARY = { add: 0, sub: 1, mul: 2, axpby: 3 } as const;
@@ -9,21 +9,18 @@ export const UNARY = { copy: 0, scale: 1, fill: 2, tanh: 3, gelu: 4, relu: 5 } a
 
 type Entry = "binary" | "unary" | "accumulate" | "unary_backward";
 
-const code = GRID_WGSL + src;
-const spec = (entryPoint: Entry) => ({
-  name: "elementwise.wgsl",
-  code,
-  entryPoint,
+// Every entry point binds and reads the same names.
+const S = {
   bindings: ["a", "b", "out"],
   uniforms: ["n", "period", "alpha", "beta"],
   constants: ["OP"],
-} as const);
-const KERNELS = {
-  binary: defineKernel(spec("binary")),
-  unary: defineKernel(spec("unary")),
-  accumulate: defineKernel(spec("accumulate")),
-  unary_backward: defineKernel(spec("unary_backward")),
-};
+} as const;
+const KERNELS = defineKernels("elementwise.wgsl", GRID_WGSL + src, {
+  binary: S,
+  unary: S,
+  accumulate: S,
+  unary_backward: S,
+});
 
 /**
  * @internal Runs one entry point of `kernels/elementwise.wgsl` over `out.numel` elements and

@@ -5,7 +5,7 @@
  */
 import type { Device } from "../runtime/device.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { defineKernel, defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 import { matmulInto } from "../ops/matmul.ts";
 import paramsSrc from "./kernels/params.wgsl" with { type: "text" };
 import initBody from "./kernels/init.wgsl" with { type: "text" };
@@ -18,19 +18,12 @@ const projectSrc = GRID_WGSL + paramsSrc + projectBody;
 const gradSrc = GRID_WGSL + paramsSrc + gradBody;
 const SHAPE = ["tokens", "dim", "groups", "sub"] as const;
 
-const MEAN_PARTIAL = defineKernel({
-  name: "velora/init.wgsl",
-  code: initSrc,
-  entryPoint: "mean_partial",
-  bindings: ["xin", "outp"],
-  uniforms: [...SHAPE, "chunk"],
-});
-const INIT_V = defineKernel({
-  name: "velora/init.wgsl",
-  code: initSrc,
-  entryPoint: "init_v",
-  bindings: ["partial", "fallback", "v", "flag"],
-  uniforms: [...SHAPE, "chunk", "mode", "decay", "eps"],
+const INIT = defineKernels("velora/init.wgsl", initSrc, {
+  mean_partial: { bindings: ["xin", "outp"], uniforms: [...SHAPE, "chunk"] },
+  init_v: {
+    bindings: ["partial", "fallback", "v", "flag"],
+    uniforms: [...SHAPE, "chunk", "mode", "decay", "eps"],
+  },
 });
 const PROJECT = defineKernel({
   name: "velora/project.wgsl",
@@ -39,19 +32,9 @@ const PROJECT = defineKernel({
   bindings: ["xin", "v", "z"],
   uniforms: SHAPE,
 });
-const UNPACK_Z = defineKernel({
-  name: "velora/grad.wgsl",
-  code: gradSrc,
-  entryPoint: "unpack_z",
-  bindings: ["zpacked", "zf"],
-  uniforms: SHAPE,
-});
-const EXPAND = defineKernel({
-  name: "velora/grad.wgsl",
-  code: gradSrc,
-  entryPoint: "expand",
-  bindings: ["pmat", "v", "dw"],
-  uniforms: [...SHAPE, "outf", "scale"],
+const GRAD = defineKernels("velora/grad.wgsl", gradSrc, {
+  unpack_z: { bindings: ["zpacked", "zf"], uniforms: SHAPE },
+  expand: { bindings: ["pmat", "v", "dw"], uniforms: [...SHAPE, "outf", "scale"] },
 });
 
 /** Sub-token geometry of one VeLoRA layer: D features split into G groups of M (padded). */
@@ -88,12 +71,12 @@ export function initV(
   const tokens = x.numel / s.dim;
   const chunks = Math.max(1, Math.ceil(tokens / CHUNK));
   const partial = Tensor.empty(device, [chunks, s.sub]);
-  MEAN_PARTIAL.launch(device, {
+  INIT.mean_partial.launch(device, {
     bindings: { xin: x, outp: partial },
     uniforms: { ...shape(s, tokens), chunk: CHUNK },
     workgroups: [chunks],
   });
-  INIT_V.launch(device, {
+  INIT.init_v.launch(device, {
     bindings: { partial, fallback, v, flag },
     uniforms: {
       ...shape(s, tokens),
@@ -138,7 +121,7 @@ export function weightGrad(
   const device: Device = dy.device;
   const tokens = dy.numel / outFeatures;
   const zf = Tensor.empty(device, [tokens, s.groups]);
-  UNPACK_Z.launch(device, {
+  GRAD.unpack_z.launch(device, {
     bindings: { zpacked: z, zf },
     uniforms: shape(s, tokens),
     workgroups: grid1d(Math.ceil((tokens * s.groups) / 2)),
@@ -147,7 +130,7 @@ export function weightGrad(
   matmulInto(pmat, dy, zf, { batch: 1, m: outFeatures, n: s.groups, k: tokens }, { transA: true });
   zf.dispose();
   const dw = Tensor.empty(device, [outFeatures, s.dim]);
-  EXPAND.launch(device, {
+  GRAD.expand.launch(device, {
     bindings: { pmat, v, dw },
     uniforms: { ...shape(s, tokens), outf: outFeatures, scale },
     workgroups: grid1d(Math.ceil((outFeatures * s.dim) / 4)),
