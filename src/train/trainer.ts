@@ -22,6 +22,7 @@ import {
   listCheckpoints,
   loadCheckpoint,
   type LogEntry,
+  removeStaleTemporaries,
   saveCheckpoint,
   type TrainerState,
 } from "./checkpoint_io.ts";
@@ -252,6 +253,9 @@ export class Trainer {
       loss_sum: 0,
       loss_count: 0,
     };
+    for (const stale of await removeStaleTemporaries(args.output_dir)) {
+      this.#log(`removed ${stale}, left by a run killed while saving`);
+    }
     let resumedFrom: string | null = null;
     if (options.resume_from_checkpoint) {
       const path = typeof options.resume_from_checkpoint === "string"
@@ -259,6 +263,13 @@ export class Trainer {
         : (await listCheckpoints(args.output_dir)).at(-1)?.path;
       if (!path) throw new Error(`--resume: no checkpoint-* folder in ${args.output_dir}`);
       state = await loadCheckpoint(path, this.model, this.optimizer);
+      if (state.step_in_epoch > this.batchesPerEpoch) {
+        throw new Error(
+          `${path}: cannot resume: trainer_state.json is at batch ${state.step_in_epoch} of an ` +
+            `epoch, but this train_dataset has ${this.batchesPerEpoch} batches per epoch ` +
+            "(a different data set or batch size?)",
+        );
+      }
       resumedFrom = path;
       scheduler.load_state_dict(state.scheduler);
       this.#setRngStates(state.rng_states);
@@ -394,6 +405,7 @@ export class Trainer {
             this.model,
             this.optimizer,
             args.save_total_limit ?? Infinity,
+            this.#init.tokenizer,
           );
           windowStart += performance.now() - t0;
           lastGood = path;
