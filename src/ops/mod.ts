@@ -18,3 +18,5 @@ export {
   zeros,
 } from "./basic.ts";
 export { mean, sum, sumAll, sumRows } from "./reduce.ts";
+export { flashAttention, type FlashAttentionOptions } from "./flash_attention.ts";
+export { fromHalf, toHalf } from "./half.ts";
