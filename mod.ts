@@ -48,6 +48,23 @@ export type {
   SequenceClassifierOutput,
 } from "./src/models/bert/modeling_bert.ts";
 export type { FromPretrainedOptions } from "./src/models/pretrained.ts";
+export * from "./src/models/llama/config.ts";
+export {
+  LlamaAttention,
+  LlamaDecoderLayer,
+  LlamaMLP,
+  LlamaRMSNorm,
+  LlamaRotaryEmbedding,
+} from "./src/models/llama/layers.ts";
+export type { LayerCache, LlamaStepInputs } from "./src/models/llama/layers.ts";
+export { causalLMLoss, LlamaForCausalLM, LlamaModel } from "./src/models/llama/modeling_llama.ts";
+export type {
+  CachedStep,
+  CausalLMInputs,
+  CausalLMOutput,
+} from "./src/models/llama/modeling_llama.ts";
+export { generate, pickToken } from "./src/models/llama/generate.ts";
+export type { GenerateOptions } from "./src/models/llama/generate.ts";
 export { AutoTokenizer, PreTrainedTokenizer } from "./src/data/auto_tokenizer.ts";
 export * from "./src/velora/mod.ts";
 export * as data from "./src/data/mod.ts";

@@ -18,3 +18,7 @@ export {
   zeros,
 } from "./basic.ts";
 export { mean, sum, sumAll, sumRows } from "./reduce.ts";
+export { rmsNorm } from "./rmsnorm.ts";
+export { type Llama3RopeScaling, rope, ropeInvFreq, ropeTable } from "./rope.ts";
+export { swiglu } from "./swiglu.ts";
+export { eagerAttention, type EagerAttentionOptions } from "./attention.ts";
