@@ -12,3 +12,4 @@ export { veloraLinear } from "./velora_linear_fn.ts";
 export type { VeLoRATrace } from "./velora_linear_fn.ts";
 export { initV, project, weightGrad } from "./kernels.ts";
 export type { SubTokenShape } from "./kernels.ts";
+export { DECODER_VELORA_PRESETS } from "./presets.ts";
