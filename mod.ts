@@ -31,22 +31,18 @@ export * as ops from "./src/ops/mod.ts";
 export { checkpoint } from "./src/autograd/checkpoint.ts";
 export type { RandomState } from "./src/autograd/checkpoint.ts";
 export * from "./src/nn/mod.ts";
+export * as nn from "./src/nn/mod.ts";
 export * from "./src/optim/mod.ts";
-export * from "./src/models/bert/config.ts";
-export { BertEmbeddings } from "./src/models/bert/embeddings.ts";
-export { BertAttention, BertSelfAttention, BertSelfOutput } from "./src/models/bert/attention.ts";
-export { BertEncoder, BertIntermediate, BertLayer, BertOutput } from "./src/models/bert/layer.ts";
+export * from "./src/models/bert/mod.ts";
+export * from "./src/models/roberta/mod.ts";
 export {
-  BertForSequenceClassification,
-  BertModel,
-  BertPooler,
-} from "./src/models/bert/modeling_bert.ts";
-export type {
-  BertInputs,
-  BertModelOutput,
-  SequenceClassifierInputs,
-  SequenceClassifierOutput,
-} from "./src/models/bert/modeling_bert.ts";
+  type ConfigClass,
+  type ModelOptions,
+  type PretrainedConfigLike,
+  PreTrainedModel,
+  type PreTrainedModelClass,
+  WeightInit,
+} from "./src/models/modeling_utils.ts";
 export type { FromPretrainedOptions } from "./src/models/pretrained.ts";
 export * from "./src/models/llama/config.ts";
 export {
@@ -57,7 +53,12 @@ export {
   LlamaRotaryEmbedding,
 } from "./src/models/llama/layers.ts";
 export type { LayerCache, LlamaStepInputs } from "./src/models/llama/layers.ts";
-export { causalLMLoss, LlamaForCausalLM, LlamaModel } from "./src/models/llama/modeling_llama.ts";
+export {
+  causalLMLoss,
+  LlamaForCausalLM,
+  LlamaModel,
+  LlamaPreTrainedModel,
+} from "./src/models/llama/modeling_llama.ts";
 export type {
   CachedStep,
   CausalLMInputs,
@@ -65,9 +66,61 @@ export type {
 } from "./src/models/llama/modeling_llama.ts";
 export { generate, pickToken } from "./src/models/llama/generate.ts";
 export type { GenerateOptions } from "./src/models/llama/generate.ts";
+export { MAX_PARAMETER_BYTES, type ParameterEstimate } from "./src/models/size_check.ts";
+export {
+  AutoConfig,
+  type AutoConfigOptions,
+  AutoModel,
+  AutoModelClass,
+  AutoModelForCausalLM,
+  AutoModelForMaskedLM,
+  AutoModelForSequenceClassification,
+} from "./src/models/auto/auto.ts";
+export {
+  type AnyModelClass,
+  CONFIG_MAPPING,
+  MODEL_FOR_CAUSAL_LM_MAPPING,
+  MODEL_FOR_MASKED_LM_MAPPING,
+  MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING,
+  MODEL_MAPPING,
+  type ModelMapping,
+} from "./src/models/auto/registry.ts";
 export { AutoTokenizer, PreTrainedTokenizer } from "./src/data/auto_tokenizer.ts";
 export * from "./src/velora/mod.ts";
 export * as data from "./src/data/mod.ts";
+export type { Example } from "./src/data/types.ts";
+export {
+  classificationMetrics,
+  formatMetrics,
+  NonFiniteLossError,
+  Trainer,
+} from "./src/train/trainer.ts";
+export type {
+  ComputeMetrics,
+  EvalMetrics,
+  EvalPrediction,
+  LogEntry,
+  TrainableModel,
+  TrainerInit,
+  TrainerState,
+  TrainOutput,
+} from "./src/train/trainer.ts";
+export {
+  type EvalStrategy,
+  TRAINING_ARGS_DEFAULTS,
+  TrainingArguments,
+  type TrainingArgumentsInit,
+} from "./src/train/training_args.ts";
+export { trainStep } from "./src/train/step.ts";
+export type {
+  MicroBatch,
+  ModelInputs,
+  TrainStepContext,
+  TrainStepHooks,
+  TrainStepResult,
+} from "./src/train/step.ts";
+export { writeAtomic, writeJsonAtomic } from "./src/util/write_atomic.ts";
+export type { WriteAtomicOptions } from "./src/util/write_atomic.ts";
 export * from "./src/io/safetensors.ts";
 export * from "./src/hub/hub.ts";
 export type {

@@ -4,7 +4,7 @@ import { testDevice } from "./helpers/gpu.ts";
 import { BertConfig } from "../src/models/bert/config.ts";
 import { BertForSequenceClassification } from "../src/models/bert/modeling_bert.ts";
 import { PreTrainedTokenizer } from "../src/data/auto_tokenizer.ts";
-import { type FinetuneOptions, prepareData, runMode } from "../src/train/job.ts";
+import { type FinetuneOptions, prepareData, runFinetune } from "../src/train/job.ts";
 import { NonFiniteLossError } from "../src/train/trainer.ts";
 import { loadSafetensors } from "../src/io/safetensors.ts";
 import { listCheckpoints } from "../src/train/checkpoint_io.ts";
@@ -91,20 +91,17 @@ for (const mode of ["full", "velora"] as const) {
       const model = await writeTinyModel(tmp);
       const o = options(model, await writeTask(tmp));
       const data = await prepareData(o);
-      const a = await runMode(device, mode, o, data, join(tmp, "a"), false, quiet);
+      const a = await runFinetune(device, mode, o, data, join(tmp, "a"), { log: quiet });
       // Interrupted at step 4 (a checkpoint exists at 4), then resumed to step 6.
-      await runMode(
-        device,
-        mode,
-        o,
-        data,
-        join(tmp, "b"),
-        false,
-        quiet,
-        (s) => s.global_step === 4,
-      );
+      await runFinetune(device, mode, o, data, join(tmp, "b"), {
+        log: quiet,
+        onStepEnd: (s) => s.global_step === 4,
+      });
       assert.deepEqual((await listCheckpoints(join(tmp, "b"))).map((c) => c.step), [2, 4]);
-      const b = await runMode(device, mode, o, data, join(tmp, "b"), true, quiet);
+      const b = await runFinetune(device, mode, o, data, join(tmp, "b"), {
+        resume: true,
+        log: quiet,
+      });
       assert.equal(b.metrics.steps, 6);
       const wa = await loadSafetensors(join(tmp, "a", "model.safetensors"));
       const wb = await loadSafetensors(join(tmp, "b", "model.safetensors"));
@@ -141,7 +138,7 @@ Deno.test("a NaN loss stops training with a clear message and leaves the checkpo
     const o = options(model, await writeTask(tmp), { lr: 1e30, saveSteps: 1, maxSteps: 8 });
     const data = await prepareData(o);
     await assert.rejects(
-      () => runMode(device, "full", o, data, join(tmp, "out"), false, quiet),
+      () => runFinetune(device, "full", o, data, join(tmp, "out"), { log: quiet }),
       (e: Error) =>
         e instanceof NonFiniteLossError && /loss became (NaN|Infinity|-Infinity)/.test(e.message),
     );

@@ -21,6 +21,7 @@
 
 import type { Device } from "../runtime/device.ts";
 import { Tensor } from "../tensor/tensor.ts";
+import { tidy } from "../tensor/scope.ts";
 
 const PARAMETERS = new WeakSet<Tensor>();
 const BUFFERS = new WeakMap<Tensor, { persistent: boolean }>();
@@ -61,6 +62,35 @@ export function parameter(
   options: ParameterOptions = {},
 ): Tensor {
   const t = Tensor.from(device, data, shape, {
+    dtype: "f32",
+    category: "parameter",
+    requiresGrad: options.requiresGrad ?? true,
+    label: options.label,
+  });
+  return markParameter(t);
+}
+
+/**
+ * Whether a layer initialises its parameters when built. Models pass `{ init: false }` to their
+ * layers and initialise once themselves (HF `_init_weights`), and `from_pretrained` builds with
+ * every parameter uninitialised, then fills each from the file or, if missing, from the model's
+ * initialiser (HF fast init), so no weight is drawn or uploaded twice.
+ */
+export interface InitOptions {
+  /** false: parameters are allocated uninitialised (the caller writes every element). Default true. */
+  init?: boolean;
+}
+
+/**
+ * A new uninitialised parameter of `shape` (see {@linkcode InitOptions}): the caller must write
+ * every element before use.
+ */
+export function emptyParameter(
+  device: Device,
+  shape: readonly number[],
+  options: ParameterOptions = {},
+): Tensor {
+  const t = Tensor.empty(device, shape, {
     dtype: "f32",
     category: "parameter",
     requiresGrad: options.requiresGrad ?? true,
@@ -123,6 +153,19 @@ function shapeText(shape: readonly number[]): string {
 export class Module {
   /** Training mode (dropout active, VeLoRA initialisation, ...). Set by `train()` / `eval()`. */
   training = true;
+
+  /**
+   * Runs `this.forward(...args)` inside its own {@linkcode tidy} scope (PyTorch `module(x)`):
+   * every tensor the forward creates and does not return is freed when it returns, so a forward
+   * reads as the math and frees its intermediates as it goes, one module at a time. Tensors saved
+   * for backward stay alive until backward. Models call their children through `call`.
+   */
+  call<M extends { forward(...args: never[]): unknown }>(
+    this: M,
+    ...args: Parameters<M["forward"]>
+  ): ReturnType<M["forward"]> {
+    return tidy(() => this.forward(...args)) as ReturnType<M["forward"]>;
+  }
 
   /** Sets training mode on this module and, recursively, on every child. Returns `this`. */
   train(mode = true): this {

@@ -21,4 +21,3 @@ export { mean, sum, sumAll, sumRows } from "./reduce.ts";
 export { rmsNorm } from "./rmsnorm.ts";
 export { type Llama3RopeScaling, rope, ropeInvFreq, ropeTable } from "./rope.ts";
 export { swiglu } from "./swiglu.ts";
-export { eagerAttention, type EagerAttentionOptions } from "./attention.ts";

@@ -3,6 +3,24 @@ import type { Module } from "../nn/module.ts";
 import type { AdamW, AdamWStateDictInput } from "../optim/adamw.ts";
 import { loadSafetensors, saveSafetensors } from "../io/safetensors.ts";
 import { loadExtraState, saveExtraState } from "../nn/extra_state_io.ts";
+import { writeAtomic } from "../util/write_atomic.ts";
+
+/**
+ * One `log_history` entry (HF `trainer_state.json`): a logging step carries `loss` and
+ * `learning_rate`, an evaluation its `eval_*` metrics.
+ */
+export interface LogEntry {
+  /** Optimizer step. */
+  step: number;
+  /** Epochs done, fractional. */
+  epoch: number;
+  /** Mean training loss since the previous logging step. */
+  loss?: number;
+  /** Learning rate of the step. */
+  learning_rate?: number;
+  /** `eval_loss`, `eval_accuracy`, ... of an evaluation. */
+  [metric: string]: number | undefined;
+}
 
 /** Position and history of a training run, written as `trainer_state.json` (HF name). */
 export interface TrainerState {
@@ -12,8 +30,8 @@ export interface TrainerState {
   epoch: number;
   /** Micro-batches of `epoch` already consumed. */
   step_in_epoch: number;
-  /** Logged (step, loss) points. */
-  log_history: { step: number; loss: number }[];
+  /** HF `log_history`: one entry per logging step and per evaluation. */
+  log_history: LogEntry[];
   /** Random state of modules (dropout call counters), by module name. */
   rng_states: Record<string, unknown>;
   /** LambdaLR state. */
@@ -58,9 +76,9 @@ export async function saveCheckpoint(
   keep = 2,
 ): Promise<string> {
   const final = join(dir, `checkpoint-${state.global_step}`);
-  const tmp = `${final}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    await Deno.mkdir(tmp, { recursive: true });
+  await Deno.mkdir(dir, { recursive: true });
+  await writeAtomic(final, async (tmp) => {
+    await Deno.mkdir(tmp);
     await model.save_pretrained(tmp);
     await saveExtraState(model, tmp);
     const opt = await optimizer.state_dict();
@@ -77,12 +95,9 @@ export async function saveCheckpoint(
       JSON.stringify({ steps, param_groups: opt.param_groups }),
     );
     await Deno.writeTextFile(join(tmp, "trainer_state.json"), JSON.stringify(state, null, 1));
+    // A folder cannot be renamed onto a non-empty one: an older save of this step goes first.
     await Deno.remove(final, { recursive: true }).catch(() => {});
-    await Deno.rename(tmp, final);
-  } catch (e) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw new Error(`${final}: saving the checkpoint failed: ${(e as Error).message}`);
-  }
+  }, { what: "saving the checkpoint" });
   const all = await listCheckpoints(dir);
   for (const old of all.slice(0, Math.max(0, all.length - keep))) {
     await Deno.remove(old.path, { recursive: true }).catch(() => {});

@@ -9,10 +9,43 @@ import { stratifiedSplit, takeSubset } from "../data/split.ts";
 import type { Dataset, Example } from "../data/types.ts";
 import { applyVeLoRA, type VeLoRAReport } from "../velora/apply.ts";
 import type { VeLoRAInitType } from "../velora/velora_linear.ts";
-import { Trainer, type TrainerState, type TrainOutput } from "./trainer.ts";
+import { type LogEntry, Trainer, type TrainerState, type TrainOutput } from "./trainer.ts";
+import { type EvalStrategy, TrainingArguments } from "./training_args.ts";
+import { writeJsonAtomic } from "../util/write_atomic.ts";
 
 /** Training modes of the main job. */
 export type FinetuneMode = "full" | "velora" | "checkpointing";
+
+/**
+ * Defaults of the main job's options: the one place they are written (the CLI, its help text and
+ * {@linkcode runFinetune} read them from here). The Trainer's own defaults (HF's) are in
+ * `TRAINING_ARGS_DEFAULTS`.
+ */
+export const FINETUNE_DEFAULTS = {
+  mode: "velora",
+  evalFraction: 0.2,
+  numGroups: 32,
+  veloraScale: 1,
+  epochs: 2,
+  maxSteps: -1,
+  batchSize: 32,
+  evalBatchSize: 64,
+  maxLength: 128,
+  /** Peak lr of the embedded random-init model (trained from scratch). */
+  lr: 1e-3,
+  /** Peak lr when fine-tuning a pretrained `--model`. */
+  lrPretrained: 5e-5,
+  warmupRatio: 0.1,
+  weightDecay: 0.01,
+  maxGradNorm: 1,
+  gradientAccumulationSteps: 1,
+  seed: 42,
+  evalStrategy: "epoch",
+  saveSteps: 50,
+  saveTotalLimit: 2,
+  loggingSteps: 10,
+  outputDir: "output/finetune_bert",
+} as const;
 
 /** Options of the main job (the CLI flags of `examples/finetune_bert.ts`). */
 export interface FinetuneOptions {
@@ -22,7 +55,7 @@ export interface FinetuneOptions {
   data?: string;
   /** Evaluation file; default: a stratified split of the training data. */
   evalData?: string;
-  /** Fraction held out for evaluation when there is no eval file. Default 0.2. */
+  /** Fraction held out for evaluation when there is no eval file. */
   evalFraction?: number;
   /** Text columns and label column of `data` / `evalData`. */
   textColumn?: string;
@@ -32,7 +65,7 @@ export interface FinetuneOptions {
   labelColumn?: string;
   /** Skip and count bad rows instead of failing. */
   skipBadRows?: boolean;
-  /** Stratified subset of the training data. */
+  /** Stratified subset of the training data (the default eval split shrinks with it). */
   maxTrainExamples?: number;
   /** Stratified subset of the evaluation data. */
   maxEvalExamples?: number;
@@ -45,31 +78,37 @@ export interface FinetuneOptions {
   /** velora_scale. */
   veloraScale?: number;
   /** Epochs. */
-  epochs: number;
+  epochs?: number;
   /** Optimizer steps cap (-1 = none). */
-  maxSteps: number;
+  maxSteps?: number;
   /** Batch size. */
-  batchSize: number;
+  batchSize?: number;
   /** Max tokens per example. */
-  maxLength: number;
+  maxLength?: number;
   /** Peak learning rate. */
-  lr: number;
-  /** Warm-up fraction. */
-  warmupRatio: number;
+  lr?: number;
+  /** Warm-up fraction in [0, 1]. */
+  warmupRatio?: number;
   /** AdamW weight decay. */
-  weightDecay: number;
+  weightDecay?: number;
+  /** Global gradient-norm clip (0 = off). */
+  maxGradNorm?: number;
   /** Gradient accumulation steps. */
-  gradientAccumulationSteps: number;
+  gradientAccumulationSteps?: number;
   /** Seed of the split, data order, init and dropout. */
-  seed: number;
+  seed?: number;
+  /** When to evaluate ("epoch", "steps", "no"); the final model is evaluated in every case. */
+  evalStrategy?: EvalStrategy;
+  /** Steps between evaluations with "steps" (default: loggingSteps). */
+  evalSteps?: number;
   /** Checkpoint every N optimizer steps (0 = never). */
-  saveSteps: number;
-  /** Checkpoints kept (the newest). Default 2. */
+  saveSteps?: number;
+  /** Checkpoints kept (the newest). */
   saveTotalLimit?: number;
   /** Loss readback interval in steps. */
-  loggingSteps: number;
+  loggingSteps?: number;
   /** Progress bar. */
-  progress: boolean;
+  progress?: boolean;
 }
 
 /** The prepared data of a run. */
@@ -94,6 +133,7 @@ export async function prepareData(o: FinetuneOptions): Promise<PreparedData> {
     labelColumn: o.labelColumn,
     skipBadRows: o.skipBadRows,
   };
+  const seed = o.seed ?? FINETUNE_DEFAULTS.seed;
   const ds: Dataset = o.data
     ? await loadTextClassificationFile(o.data, columns)
     : await loadSpamAssassin();
@@ -109,18 +149,21 @@ export async function prepareData(o: FinetuneOptions): Promise<PreparedData> {
     train = ds.examples;
     evalSet = ev.examples;
   } else {
-    const split = stratifiedSplit(ds.examples, {
-      evalFraction: o.evalFraction ?? 0.2,
-      seed: o.seed,
-    });
+    const fraction = o.evalFraction ?? FINETUNE_DEFAULTS.evalFraction;
+    const split = stratifiedSplit(ds.examples, { evalFraction: fraction, seed });
     train = split.train;
     evalSet = split.eval;
+    if (o.maxTrainExamples && o.maxTrainExamples < train.length) {
+      // The held-out part keeps its share of the examples actually used, not of the whole file.
+      const evalSize = Math.max(1, Math.round(o.maxTrainExamples * fraction / (1 - fraction)));
+      if (evalSize < evalSet.length) evalSet = takeSubset(evalSet, evalSize, seed + 1);
+    }
   }
   if (o.maxTrainExamples && o.maxTrainExamples < train.length) {
-    train = takeSubset(train, o.maxTrainExamples, o.seed);
+    train = takeSubset(train, o.maxTrainExamples, seed);
   }
   if (o.maxEvalExamples && o.maxEvalExamples < evalSet.length) {
-    evalSet = takeSubset(evalSet, o.maxEvalExamples, o.seed + 1);
+    evalSet = takeSubset(evalSet, o.maxEvalExamples, seed + 1);
   }
   return { name: ds.name, train, eval: evalSet, id2label: ds.id2label, skipped };
 }
@@ -156,13 +199,15 @@ export async function buildModel(
   );
   if (!o.model) {
     const config = new BertConfig({ ...DEFAULT_MODEL_CONFIG, id2label, label2id, num_labels: n });
-    const model = new BertForSequenceClassification(device, config, { seed: o.seed });
+    const model = new BertForSequenceClassification(device, config, {
+      seed: o.seed ?? FINETUNE_DEFAULTS.seed,
+    });
     return { model, tokenizer: await PreTrainedTokenizer.default(), name: DEFAULT_MODEL_NAME };
   }
   const model = await BertForSequenceClassification.from_pretrained(o.model, {
     device,
     num_labels: n,
-    seed: o.seed,
+    seed: o.seed ?? FINETUNE_DEFAULTS.seed,
   });
   model.config.id2label = Object.fromEntries(
     Object.entries(data.id2label).map(([k, v]) => [Number(k), v]),
@@ -196,13 +241,13 @@ export function setupMode(
   const targets = VELORA_PRESETS[spec] ?? spec.split(",").map((s) => s.trim()).filter(Boolean);
   return applyVeLoRA(model, {
     target_modules: targets,
-    num_groups: o.numGroups,
+    num_groups: o.numGroups ?? FINETUNE_DEFAULTS.numGroups,
     init_type: o.veloraInit,
     scale: o.veloraScale,
   });
 }
 
-/** `metrics.json` of one mode (API.md "Main job"). */
+/** `metrics.json` of one mode (API.md "Main job"); `eval_*` are those of the saved model. */
 export interface RunMetrics {
   mode: FinetuneMode;
   model: string;
@@ -221,23 +266,60 @@ export interface RunMetrics {
   train_examples: number;
   adapter: string;
   velora_layers?: { name: string; num_groups: number; sub_token_size: number }[];
-  log_history: { step: number; loss: number }[];
+  /** HF `trainer_state.json` style: one entry per logging step and per evaluation. */
+  log_history: LogEntry[];
+}
+
+/** The `TrainingArguments` of a run of the main job. */
+export function finetuneTrainingArgs(o: FinetuneOptions, outputDir: string): TrainingArguments {
+  const D = FINETUNE_DEFAULTS;
+  const batch = o.batchSize ?? D.batchSize;
+  return new TrainingArguments({
+    output_dir: outputDir,
+    num_train_epochs: o.epochs ?? D.epochs,
+    max_steps: o.maxSteps ?? D.maxSteps,
+    per_device_train_batch_size: batch,
+    per_device_eval_batch_size: Math.max(batch, D.evalBatchSize),
+    learning_rate: o.lr ?? (o.model ? D.lrPretrained : D.lr),
+    warmup_ratio: o.warmupRatio ?? D.warmupRatio,
+    weight_decay: o.weightDecay ?? D.weightDecay,
+    max_grad_norm: o.maxGradNorm ?? D.maxGradNorm,
+    gradient_accumulation_steps: o.gradientAccumulationSteps ?? D.gradientAccumulationSteps,
+    seed: o.seed ?? D.seed,
+    eval_strategy: o.evalStrategy ?? D.evalStrategy,
+    eval_steps: o.evalSteps ?? null,
+    save_steps: o.saveSteps ?? D.saveSteps,
+    save_total_limit: o.saveTotalLimit ?? D.saveTotalLimit,
+    logging_steps: o.loggingSteps ?? D.loggingSteps,
+    max_length: o.maxLength ?? D.maxLength,
+    disable_tqdm: !(o.progress ?? true),
+  });
+}
+
+/** Hooks and switches of {@linkcode runFinetune}. */
+export interface RunFinetuneOptions {
+  /** Continue from the newest checkpoint in the output folder. */
+  resume?: boolean;
+  /** Log sink (default console.log). */
+  log?: (m: string) => void;
+  /** HF `on_step_end`; returning true stops training after that step. */
+  onStepEnd?: (state: Readonly<TrainerState>) => boolean | void;
 }
 
 /**
- * Runs one mode end to end: build the model, set up the mode, train, evaluate, save the model and
- * tokenizer into `outputDir` (`save_pretrained`) with checkpoints under it.
+ * Runs one mode of the main job end to end: build the model, set up the mode, train (evaluating
+ * as `evalStrategy` says and always the final model), save the model and tokenizer into
+ * `outputDir` (`save_pretrained`) with checkpoints under it, and write `metrics.json`.
  */
-export async function runMode(
+export async function runFinetune(
   device: Device,
   mode: FinetuneMode,
   o: FinetuneOptions,
   data: PreparedData,
   outputDir: string,
-  resume: boolean,
-  log: (m: string) => void = console.log,
-  onStepEnd?: (state: Readonly<TrainerState>) => boolean | void,
+  run: RunFinetuneOptions = {},
 ): Promise<{ metrics: RunMetrics; output: TrainOutput }> {
+  const args = finetuneTrainingArgs(o, outputDir);
   const { model, tokenizer, name } = await buildModel(device, o, data);
   const report = setupMode(model, mode, o);
   const trainer = new Trainer({
@@ -246,28 +328,12 @@ export async function runMode(
     train_dataset: data.train,
     eval_dataset: data.eval,
     regression: model.config.num_labels === 1,
-    log,
-    on_step_end: onStepEnd,
-    args: {
-      output_dir: outputDir,
-      num_train_epochs: o.epochs,
-      max_steps: o.maxSteps,
-      per_device_train_batch_size: o.batchSize,
-      per_device_eval_batch_size: Math.max(o.batchSize, 64),
-      learning_rate: o.lr,
-      warmup_ratio: o.warmupRatio,
-      weight_decay: o.weightDecay,
-      gradient_accumulation_steps: o.gradientAccumulationSteps,
-      seed: o.seed,
-      save_steps: o.saveSteps,
-      save_total_limit: o.saveTotalLimit ?? 2,
-      logging_steps: o.loggingSteps,
-      max_length: o.maxLength,
-      progress: o.progress,
-    },
+    log: run.log,
+    on_step_end: run.onStepEnd,
+    args,
   });
   try {
-    const output = await trainer.train({ resume_from_checkpoint: resume });
+    const output = await trainer.train({ resume_from_checkpoint: run.resume ?? false });
     await model.save_pretrained(outputDir);
     await tokenizer.save_pretrained(outputDir);
     const ev = output.eval!;
@@ -304,17 +370,5 @@ export async function runMode(
   } finally {
     trainer.dispose();
     model.dispose();
-  }
-}
-
-/** Writes JSON atomically (temp file + rename). */
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    await Deno.writeTextFile(tmp, JSON.stringify(value, null, 2) + "\n");
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`${path}: write failed: ${(e as Error).message}`);
   }
 }

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Module } from "../nn/module.ts";
 import { loadSafetensors, saveSafetensors } from "../io/safetensors.ts";
+import { writeAtomic } from "../util/write_atomic.ts";
 import { applyVeLoRA, veloraLayers } from "./apply.ts";
 import type { VeLoRAInitType } from "./velora_linear.ts";
 
@@ -43,17 +44,9 @@ export async function saveVeLoRA(model: Module, dir: string): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   await saveSafetensors(join(dir, VELORA_VECTORS_NAME), vectors);
   const path = join(dir, VELORA_CONFIG_NAME);
-  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    await Deno.writeTextFile(
-      tmp,
-      JSON.stringify({ velora_version: 1, layers: config }, null, 2) + "\n",
-    );
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`${path}: writing the VeLoRA config failed: ${(e as Error).message}`);
-  }
+  await writeAtomic(path, JSON.stringify({ velora_version: 1, layers: config }, null, 2) + "\n", {
+    what: "writing the VeLoRA config",
+  });
 }
 
 /**

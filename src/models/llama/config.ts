@@ -8,6 +8,7 @@
 import { dirname, join } from "node:path";
 import { resolveModelFile, type ResolveModelFileOptions } from "../../hub/resolve.ts";
 import type { Llama3RopeScaling } from "../../ops/rope.ts";
+import type { ParameterEstimate } from "../size_check.ts";
 export type { Llama3RopeScaling } from "../../ops/rope.ts";
 
 /** `model_type`s that share LLaMA's layout. */
@@ -130,6 +131,10 @@ export class LlamaConfig implements LlamaConfigFields {
   bos_token_id: number | null = 1;
   eos_token_id: number | number[] | null = 2;
   pad_token_id: number | null = null;
+  /** Attention kernel by name (see `nn/attention.ts`); default "eager". Not written to JSON. */
+  attn_implementation?: string;
+  /** Where the config came from (a file path), for error messages. */
+  readonly source: string;
   /** Fields of the input velora does not interpret, passed through to `toJSON()`. */
   readonly extra: Record<string, unknown> = {};
 
@@ -139,11 +144,14 @@ export class LlamaConfig implements LlamaConfigFields {
    * rope_scaling type, non-positive sizes, heads that do not divide, or attention dropout.
    */
   constructor(input: LlamaConfigInput = {}, source = "config") {
+    this.source = source;
     const bad = (field: string, why: string): never => {
       throw new Error(`${source}: ${field} ${JSON.stringify(input[field])} ${why}`);
     };
     for (const [k, v] of Object.entries(input)) {
-      if (!(FIELD_NAMES as readonly string[]).includes(k)) this.extra[k] = v;
+      if (k === "attn_implementation" || k === "_attn_implementation") {
+        if (typeof v === "string") this.attn_implementation = v;
+      } else if (!(FIELD_NAMES as readonly string[]).includes(k)) this.extra[k] = v;
     }
     const mt = input.model_type ?? "llama";
     if (!(LLAMA_MODEL_TYPES as readonly string[]).includes(mt)) {
@@ -276,6 +284,30 @@ export class LlamaConfig implements LlamaConfigFields {
     return e === null ? [] : Array.isArray(e) ? e : [e];
   }
 
+  /**
+   * Parameter counts of a causal LM with this config (embeddings, layers, final norm, and an
+   * untied lm_head), for the size check before allocation.
+   */
+  estimateParameters(): ParameterEstimate {
+    const d = this.hidden_size, i = this.intermediate_size, v = this.vocab_size;
+    const q = this.num_attention_heads * this.head_dim;
+    const kv = this.num_key_value_heads * this.head_dim;
+    const bias = this.qkv_bias ? q + 2 * kv : 0;
+    const layer = 2 * d * q + 2 * d * kv + bias + 3 * d * i + 2 * d;
+    const layers = this.num_hidden_layers * layer;
+    const embeddings = v * d * (this.tie_word_embeddings ? 1 : 2) + d;
+    const largest = [
+      { elements: v * d, fields: ["vocab_size", "hidden_size"] },
+      { elements: i * d, fields: ["intermediate_size", "hidden_size"] },
+      { elements: q * d, fields: ["num_attention_heads", "head_dim", "hidden_size"] },
+    ].reduce((a, b) => (b.elements > a.elements ? b : a));
+    return {
+      total: embeddings + layers,
+      largest,
+      dominant: layers >= embeddings ? "num_hidden_layers" : largest.fields.join(" × "),
+    };
+  }
+
   /** The HF-compatible `config.json` object (keys sorted), plus the pass-through fields. */
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = structuredClone(this.extra);
@@ -306,7 +338,7 @@ export class LlamaConfig implements LlamaConfigFields {
    */
   static async from_pretrained(
     idOrDir: string,
-    options: Omit<ResolveModelFileOptions, "required"> = {},
+    options: Omit<ResolveModelFileOptions, "required"> & Record<string, unknown> = {},
   ): Promise<LlamaConfig> {
     const path = await resolveModelFile(idOrDir, "config.json", { ...options, required: true });
     let json: unknown;

@@ -1,13 +1,12 @@
 import type { Device } from "../../runtime/device.ts";
 import { Tensor } from "../../tensor/tensor.ts";
-import { free } from "../../tensor/scope.ts";
 import { add, reshape } from "../../ops/basic.ts";
 import { permute, placeInto } from "../../ops/shape.ts";
 import { rmsNorm } from "../../ops/rmsnorm.ts";
 import { rope, ropeInvFreq, ropeTable } from "../../ops/rope.ts";
 import { swiglu } from "../../ops/swiglu.ts";
-import { eagerAttention } from "../../ops/attention.ts";
-import { Module, parameter } from "../../nn/module.ts";
+import { ALL_ATTENTION_FUNCTIONS, type AttentionFunction } from "../../nn/attention.ts";
+import { type InitOptions, Module, parameter } from "../../nn/module.ts";
 import { Linear } from "../../nn/linear.ts";
 import type { LlamaConfig } from "./config.ts";
 
@@ -91,9 +90,9 @@ export interface LlamaStepInputs {
 }
 
 /**
- * HF `LlamaAttention` (eager): q/k/v projections, RoPE on q and k (fused with the head split),
- * causal grouped-query attention (K/V never repeated), o_proj.
- * Shapes: hidden [B, S, D] → [B, S, D].
+ * HF `LlamaAttention`: q/k/v projections, RoPE on q and k (fused with the head split), causal
+ * grouped-query attention through the attention seam (`config.attn_implementation`, default
+ * "eager"; K/V never repeated), o_proj. Shapes: hidden [B, S, D] → [B, S, D].
  */
 export class LlamaAttention extends Module {
   /** [H·hd, D] (+ bias for qwen2 / attention_bias). */
@@ -107,60 +106,59 @@ export class LlamaAttention extends Module {
   readonly #heads: number;
   readonly #kvHeads: number;
   readonly #headDim: number;
+  readonly #attention: AttentionFunction;
 
   /** Layers of `config` (initialised by the model). */
-  constructor(device: Device, config: LlamaConfig) {
+  constructor(device: Device, config: LlamaConfig, options: InitOptions = {}) {
     super();
     const d = config.hidden_size;
     const hd = config.head_dim;
     const bias = config.qkv_bias;
-    this.q_proj = new Linear(device, d, config.num_attention_heads * hd, { bias, seed: 0 });
-    this.k_proj = new Linear(device, d, config.num_key_value_heads * hd, { bias, seed: 0 });
-    this.v_proj = new Linear(device, d, config.num_key_value_heads * hd, { bias, seed: 0 });
+    const init = { init: options.init };
+    this.q_proj = new Linear(device, d, config.num_attention_heads * hd, { bias, ...init });
+    this.k_proj = new Linear(device, d, config.num_key_value_heads * hd, { bias, ...init });
+    this.v_proj = new Linear(device, d, config.num_key_value_heads * hd, { bias, ...init });
     this.o_proj = new Linear(device, config.num_attention_heads * hd, d, {
       bias: config.o_bias,
-      seed: 0,
+      ...init,
     });
     this.#heads = config.num_attention_heads;
     this.#kvHeads = config.num_key_value_heads;
     this.#headDim = hd;
+    this.#attention = ALL_ATTENTION_FUNCTIONS.get(config.attn_implementation ?? "eager");
   }
 
   /** hidden [B, S, D] → [B, S, D]; with `cache`, K/V go into it and attention reads all of it. */
   forward(hidden: Tensor, step: LlamaStepInputs, cache?: LayerCache): Tensor {
     const [batch, seq] = hidden.shape;
     const hd = this.#headDim;
-    const qp = this.q_proj.forward(hidden);
-    const q = rope(qp, step.positions, step.table, this.#heads);
-    qp.dispose();
-    const kp = this.k_proj.forward(hidden);
-    let k = rope(kp, step.positions, step.table, this.#kvHeads);
-    kp.dispose();
-    const vp = this.v_proj.forward(hidden);
-    const vs = reshape(vp, [batch, seq, this.#kvHeads, hd]);
-    let v = permute(vs, [0, 2, 1, 3]);
-    free(vp, vs);
+    const q = rope(this.q_proj.call(hidden), step.positions, step.table, this.#heads);
+    let k = rope(this.k_proj.call(hidden), step.positions, step.table, this.#kvHeads);
+    let v = permute(reshape(this.v_proj.call(hidden), [batch, seq, this.#kvHeads, hd]), [
+      0,
+      2,
+      1,
+      3,
+    ]);
     let causal = true;
     if (cache && step.cacheOffset !== undefined) {
       placeInto(cache.k, k, 2, step.cacheOffset);
       placeInto(cache.v, v, 2, step.cacheOffset);
       if (seq === 1) {
-        // One new token attends over the cache; the mask hides unwritten slots and padding.
-        free(k, v);
+        // One new token attends over the whole cache; the mask hides unwritten slots and padding.
         k = cache.k.view();
         v = cache.v.view();
         causal = false;
       }
     }
-    const ctx = eagerAttention(q, k, v, step.mask, { scale: hd ** -0.5, causal });
-    free(q, k, v);
-    const merged = permute(ctx, [0, 2, 1, 3]);
-    ctx.dispose();
-    const flat = reshape(merged, [batch, seq, this.#heads * hd]);
-    merged.dispose();
-    const out = this.o_proj.forward(flat);
-    flat.dispose();
-    return out;
+    const context = this.#attention(q, k, v, {
+      attention_mask: step.mask,
+      is_causal: causal,
+      scaling: hd ** -0.5,
+      dropout: 0,
+      seed: null,
+    });
+    return this.o_proj.call(reshape(context, [batch, seq, this.#heads * hd]));
   }
 }
 
@@ -174,25 +172,19 @@ export class LlamaMLP extends Module {
   down_proj: Linear;
 
   /** Layers of `config` (initialised by the model). */
-  constructor(device: Device, config: LlamaConfig) {
+  constructor(device: Device, config: LlamaConfig, options: InitOptions = {}) {
     super();
     const d = config.hidden_size;
     const i = config.intermediate_size;
-    const bias = config.mlp_bias;
-    this.gate_proj = new Linear(device, d, i, { bias, seed: 0 });
-    this.up_proj = new Linear(device, d, i, { bias, seed: 0 });
-    this.down_proj = new Linear(device, i, d, { bias, seed: 0 });
+    const o = { bias: config.mlp_bias, init: options.init };
+    this.gate_proj = new Linear(device, d, i, o);
+    this.up_proj = new Linear(device, d, i, o);
+    this.down_proj = new Linear(device, i, d, o);
   }
 
   /** [B, S, D] → [B, S, D]. */
   forward(x: Tensor): Tensor {
-    const g = this.gate_proj.forward(x);
-    const u = this.up_proj.forward(x);
-    const h = swiglu(g, u);
-    free(g, u);
-    const out = this.down_proj.forward(h);
-    h.dispose();
-    return out;
+    return this.down_proj.call(swiglu(this.gate_proj.call(x), this.up_proj.call(x)));
   }
 }
 
@@ -208,10 +200,10 @@ export class LlamaDecoderLayer extends Module {
   post_attention_layernorm: LlamaRMSNorm;
 
   /** Layers of `config` (initialised by the model). */
-  constructor(device: Device, config: LlamaConfig) {
+  constructor(device: Device, config: LlamaConfig, options: InitOptions = {}) {
     super();
-    this.self_attn = new LlamaAttention(device, config);
-    this.mlp = new LlamaMLP(device, config);
+    this.self_attn = new LlamaAttention(device, config, options);
+    this.mlp = new LlamaMLP(device, config, options);
     this.input_layernorm = new LlamaRMSNorm(device, config.hidden_size, config.rms_norm_eps);
     this.post_attention_layernorm = new LlamaRMSNorm(
       device,
@@ -222,16 +214,7 @@ export class LlamaDecoderLayer extends Module {
 
   /** hidden [B, S, D] → [B, S, D]. */
   forward(hidden: Tensor, step: LlamaStepInputs, cache?: LayerCache): Tensor {
-    const x = this.input_layernorm.forward(hidden);
-    const a = this.self_attn.forward(x, step, cache);
-    x.dispose();
-    const h = add(hidden, a);
-    a.dispose();
-    const y = this.post_attention_layernorm.forward(h);
-    const m = this.mlp.forward(y);
-    y.dispose();
-    const out = add(h, m);
-    free(h, m);
-    return out;
+    const h = add(hidden, this.self_attn.call(this.input_layernorm.call(hidden), step, cache));
+    return add(h, this.mlp.call(this.post_attention_layernorm.call(h)));
   }
 }

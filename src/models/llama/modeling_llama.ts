@@ -1,17 +1,13 @@
 import type { Device } from "../../runtime/device.ts";
 import { Tensor } from "../../tensor/tensor.ts";
-import { free } from "../../tensor/scope.ts";
 import { additiveMask } from "../../ops/mask.ts";
-import { linear } from "../../ops/matmul.ts";
 import { concat, slice } from "../../ops/shape.ts";
 import { crossEntropy } from "../../ops/loss.ts";
 import { checkpoint } from "../../autograd/checkpoint.ts";
-import { Module } from "../../nn/module.ts";
+import type { Module } from "../../nn/module.ts";
 import { Embedding } from "../../nn/embedding.ts";
 import { Linear } from "../../nn/linear.ts";
-import { normal_ } from "../../nn/init.ts";
-import { mulberry32 } from "../../util/rng.ts";
-import { type FromPretrainedOptions, loadWeightsFrom, saveWeights } from "../pretrained.ts";
+import { type ModelOptions, PreTrainedModel, type WeightInit } from "../modeling_utils.ts";
 import { LlamaConfig } from "./config.ts";
 import {
   type LayerCache,
@@ -63,19 +59,28 @@ function checkIds(name: string, t: Tensor | null | undefined, ids: Tensor): void
   }
 }
 
-/** HF `_init_weights` for LLaMA: N(0, initializer_range) weights, zero biases, norms at 1. */
-function initLlamaWeights(model: Module, config: LlamaConfig, seed: number): void {
-  const gen = mulberry32(seed);
-  for (const [name, t] of model.named_parameters()) {
-    if (name.endsWith("norm.weight")) continue;
-    const data = name.endsWith(".bias")
-      ? new Float32Array(t.numel)
-      : normal_(new Float32Array(t.numel), 0, config.initializer_range, gen);
-    const pad = config.pad_token_id;
-    if (name.endsWith("embed_tokens.weight") && pad !== null && pad >= 0 && pad < t.shape[0]) {
-      data.fill(0, pad * t.shape[1], (pad + 1) * t.shape[1]);
+/**
+ * The LLaMA-family base (HF `LlamaPreTrainedModel`): config class, `base_model_prefix` "model" and
+ * HF's `_init_weights` — Linear and Embedding weights ~ N(0, initializer_range) (the padding_idx
+ * row zero), biases 0, RMSNorm weights 1.
+ */
+export abstract class LlamaPreTrainedModel extends PreTrainedModel<LlamaConfig> {
+  /** Reads config.json ("llama", "qwen2", "mistral"). */
+  static readonly config_class: typeof LlamaConfig = LlamaConfig;
+  /** Weights of the base model sit under `model.`. */
+  static override readonly base_model_prefix: string = "model";
+
+  /** HF `_init_weights`. */
+  protected _init_weights(module: Module, init: WeightInit): void {
+    const std = this.config.initializer_range;
+    if (module instanceof Linear) {
+      init.normal(module.weight, std);
+      init.fill(module.bias, 0);
+    } else if (module instanceof Embedding) {
+      init.normal(module.weight, std, module.padding_idx);
+    } else if (module instanceof LlamaRMSNorm) {
+      init.fill(module.weight, 1);
     }
-    model.load_state_dict({ [name]: data }, { strict: false });
   }
 }
 
@@ -84,9 +89,7 @@ function initLlamaWeights(model: Module, config: LlamaConfig, seed: number): voi
  * decoder layers, final RMSNorm. HF parameter names (`embed_tokens`, `layers.{i}.self_attn.q_proj`,
  * ..., `norm`).
  */
-export class LlamaModel extends Module {
-  /** The configuration. */
-  readonly config: LlamaConfig;
+export class LlamaModel extends LlamaPreTrainedModel {
   /** [vocab_size, hidden_size]. */
   embed_tokens: Embedding;
   /** `layers.{i}`. */
@@ -97,21 +100,21 @@ export class LlamaModel extends Module {
   gradient_checkpointing = false;
   readonly #rotary: LlamaRotaryEmbedding;
 
-  /** Layers for `config`, initialised as HF (seeded). */
-  constructor(device: Device, config: LlamaConfig, options: { seed?: number } = {}) {
-    super();
-    this.config = config;
+  /** Layers for `config`, initialised as HF (seeded) unless `init` is false. */
+  constructor(device: Device, config: LlamaConfig, options: ModelOptions = {}) {
+    super(device, config);
+    const init = { init: false };
     this.embed_tokens = new Embedding(device, config.vocab_size, config.hidden_size, {
       padding_idx: config.pad_token_id,
-      seed: 0,
+      ...init,
     });
     this.layers = Array.from(
       { length: config.num_hidden_layers },
-      () => new LlamaDecoderLayer(device, config),
+      () => new LlamaDecoderLayer(device, config, init),
     );
     this.norm = new LlamaRMSNorm(device, config.hidden_size, config.rms_norm_eps);
     this.#rotary = new LlamaRotaryEmbedding(config);
-    initLlamaWeights(this, config, options.seed ?? 0);
+    this.post_init(options);
   }
 
   /** The rotary embedding (frequencies and cos/sin table). */
@@ -146,43 +149,39 @@ export class LlamaModel extends Module {
     checkIds("position_ids", position_ids, input_ids);
     const [batch, seq] = input_ids.shape;
     const device = input_ids.device;
-    const owned: Tensor[] = [];
     let positions = cached?.positions ?? position_ids ?? null;
     let maxPos = (cached ? cached.offset : 0) + seq;
     if (!positions) {
       const data = Int32Array.from({ length: batch * seq }, (_, i) => i % seq);
       positions = Tensor.from(device, data, [batch, seq], { dtype: "i32" });
-      owned.push(positions);
     } else if (position_ids) maxPos = this.config.max_position_embeddings + seq;
     this.#checkWindow(cached ? cached.offset + seq : seq);
     let mask = cached?.mask ?? null;
-    if (!cached && attention_mask) {
-      mask = additiveMask(attention_mask);
-      owned.push(mask);
-    }
+    if (!cached && attention_mask) mask = additiveMask(attention_mask);
     const step: LlamaStepInputs = {
       positions,
       table: this.#rotary.table(device, maxPos),
       mask,
       cacheOffset: cached?.offset,
     };
-    let h = this.embed_tokens.forward(input_ids);
+    let h = this.embed_tokens.call(input_ids);
     for (const [i, layer] of this.layers.entries()) {
-      const cache = cached?.caches[i];
       const next = this.gradient_checkpointing && this.training && !cached
         ? checkpoint(
-          (x, p, m) => layer.forward(x!, { ...step, positions: p!, mask: m }),
+          (x, p, m) => layer.call(x!, { ...step, positions: p!, mask: m }),
           [h, positions, mask],
           layer,
         )
-        : layer.forward(h, step, cache);
+        : layer.call(h, step, cached?.caches[i]);
       h.dispose();
       h = next;
     }
-    const out = this.norm.forward(h);
-    h.dispose();
-    free(...owned);
-    return out;
+    return this.norm.call(h);
+  }
+
+  /** HF name: recompute each decoder layer in backward, keeping only layer inputs. */
+  gradient_checkpointing_enable(): void {
+    this.gradient_checkpointing = true;
   }
 
   /** Frees the parameters and the rotary table. */
@@ -195,38 +194,38 @@ export class LlamaModel extends Module {
 /**
  * HF `LlamaForCausalLM` (also Qwen2ForCausalLM, MistralForCausalLM layouts): LlamaModel plus the
  * `lm_head` projection to the vocabulary, tied to `embed_tokens` when `tie_word_embeddings` (then
- * `lm_head.weight` is neither a parameter of its own nor written by `save_pretrained`, as HF).
+ * `lm_head.weight` is the same tensor, written once by `save_pretrained`, as HF).
  * Loss: HF `ForCausalLMLoss`, mean cross-entropy of logits[:, :−1] against labels[:, 1:], ignoring
  * −100.
  */
-export class LlamaForCausalLM extends Module {
-  /** The configuration. */
-  readonly config: LlamaConfig;
+export class LlamaForCausalLM extends LlamaPreTrainedModel {
   /** `model.*`. */
   model: LlamaModel;
-  /** [vocab_size, hidden_size], or null when tied to `model.embed_tokens`. */
-  lm_head: Linear | null;
+  /** [vocab_size, hidden_size]; its weight is `model.embed_tokens.weight` when tied. */
+  lm_head: Linear;
 
-  /** A model for `config`, initialised as HF (seeded). */
-  constructor(device: Device, config: LlamaConfig, options: { seed?: number } = {}) {
-    super();
-    this.config = config;
-    this.model = new LlamaModel(device, config, options);
-    if (config.tie_word_embeddings) this.lm_head = null;
-    else {
-      this.lm_head = new Linear(device, config.hidden_size, config.vocab_size, {
-        bias: false,
-        seed: 0,
-      });
-      initLlamaWeights(this.lm_head, config, (options.seed ?? 0) + 1);
-    }
+  /** A model for `config`, initialised as HF (seeded) unless `init` is false. */
+  constructor(device: Device, config: LlamaConfig, options: ModelOptions = {}) {
+    super(device, config);
+    this.model = new LlamaModel(device, config, { ...options, init: false });
+    this.lm_head = new Linear(device, config.hidden_size, config.vocab_size, {
+      bias: false,
+      init: false,
+    });
+    this.post_init(options);
+  }
+
+  /** HF `tie_weights`: with `tie_word_embeddings`, lm_head shares the embedding matrix. */
+  override tie_weights(): void {
+    const emb = this.model.embed_tokens.weight;
+    if (!this.config.tie_word_embeddings || this.lm_head.weight === emb) return;
+    this.lm_head.weight.dispose();
+    this.lm_head.weight = emb;
   }
 
   /** hidden [..., D] → logits [..., vocab_size]. */
   lmHead(hidden: Tensor): Tensor {
-    return this.lm_head
-      ? this.lm_head.forward(hidden)
-      : linear(hidden, this.model.embed_tokens.weight);
+    return this.lm_head.call(hidden);
   }
 
   /**
@@ -235,9 +234,7 @@ export class LlamaForCausalLM extends Module {
    */
   forward(inputs: CausalLMInputs): CausalLMOutput {
     checkIds("labels", inputs.labels, inputs.input_ids);
-    const h = this.model.forward(inputs);
-    const logits = this.lmHead(h);
-    h.dispose();
+    const logits = this.lm_head.call(this.model.call(inputs));
     const labels = inputs.labels;
     if (!labels) return { logits, loss: null };
     return { logits, loss: causalLMLoss(logits, labels) };
@@ -254,30 +251,16 @@ export class LlamaForCausalLM extends Module {
     return generate(this, input_ids, options);
   }
 
-  /**
-   * Loads config.json + safetensors weights (single or sharded; F32, F16 or BF16, converted to
-   * f32) from a local folder or the hub. Returns the model in eval mode, as HF does.
-   * @throws {Error} naming the file, tensor or field for missing files, bad configs, or shape
-   * mismatches.
-   */
-  static async from_pretrained(
-    idOrDir: string,
-    options: FromPretrainedOptions,
-  ): Promise<LlamaForCausalLM> {
-    const config = await LlamaConfig.from_pretrained(idOrDir, options);
-    const model = new LlamaForCausalLM(options.device, config, { seed: options.seed });
-    await loadWeightsFrom(model, idOrDir, options, "model");
-    return model.eval();
-  }
-
-  /** Writes config.json + model.safetensors (HF layout; a tied lm_head is not written). */
-  async save_pretrained(dir: string): Promise<void> {
-    await saveWeights(this, dir);
-    this.config.architectures = [
-      { llama: "LlamaForCausalLM", qwen2: "Qwen2ForCausalLM", mistral: "MistralForCausalLM" }[
-        this.config.model_type
-      ],
-    ];
+  /** Writes config.json + model.safetensors (HF layout; a tied lm_head is written once). */
+  override async save_pretrained(dir: string): Promise<void> {
+    await super.save_pretrained(dir);
+    // HF names the class after the family (Qwen2ForCausalLM loads qwen2 checkpoints).
+    const name = {
+      llama: "LlamaForCausalLM",
+      qwen2: "Qwen2ForCausalLM",
+      mistral: "MistralForCausalLM",
+    };
+    this.config.architectures = [name[this.config.model_type]];
     await this.config.save_pretrained(dir);
   }
 
@@ -309,8 +292,7 @@ export function causalLMLoss(logits: Tensor, labels: Tensor): Tensor {
   });
   const next = slice(labels, 1, 1, seq);
   const shifted = concat([next, tail], 1);
-  free(next, tail);
   const loss = crossEntropy(logits, shifted);
-  shifted.dispose();
+  for (const t of [tail, next, shifted]) t.dispose();
   return loss;
 }
