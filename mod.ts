@@ -87,6 +87,7 @@ export {
 } from "./src/models/auto/registry.ts";
 export { AutoTokenizer, PreTrainedTokenizer } from "./src/data/auto_tokenizer.ts";
 export * from "./src/velora/mod.ts";
+export * from "./src/peft/mod.ts";
 export * as data from "./src/data/mod.ts";
 export type { Example } from "./src/data/types.ts";
 export {
