@@ -15,7 +15,15 @@
  */
 
 export { Device } from "./src/runtime/device.ts";
-export type { AdapterInfo, DeviceOptions, Dispatch } from "./src/runtime/device.ts";
+export type { AdapterInfo, DeviceOptions } from "./src/runtime/device.ts";
+export { defineKernel, grid1d, GRID_WGSL, Kernel } from "./src/runtime/kernel.ts";
+export type {
+  Bindable,
+  KernelSpec,
+  LaunchArgs,
+  UniformValue,
+  Workgroups,
+} from "./src/runtime/kernel.ts";
 export { MEMORY_CATEGORIES, MemoryStats } from "./src/runtime/memory.ts";
 export type { MemoryCategory } from "./src/runtime/memory.ts";
 export { Tensor } from "./src/tensor/tensor.ts";
@@ -113,6 +121,12 @@ export {
   type TrainingArgumentsInit,
 } from "./src/train/training_args.ts";
 export { trainStep } from "./src/train/step.ts";
+export {
+  describeFlags,
+  type MonitorReading,
+  NON_FINITE,
+  TrainingMonitor,
+} from "./src/train/monitor.ts";
 export type {
   MicroBatch,
   ModelInputs,

@@ -26,7 +26,7 @@ fn pcg(v: u32) -> u32 {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(num_workgroups) nwg: vec3u) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid.x;
+  let i = grid_index(wid, lid, nwg, WG);
   if (i >= p.n) { return; }
   let keep = pcg(pcg(i) ^ p.key) >= p.threshold;
   y[i] = select(0.0, x[i] * p.scale, keep);

@@ -630,8 +630,7 @@ function copyInto(target: Tensor, value: StateDictValue): void {
   const device = target.device;
   if (value instanceof Tensor) {
     if (value.buffer === target.buffer) return;
-    device.commandEncoder().copyBufferToBuffer(value.buffer, 0, target.buffer, 0, target.numel * 4);
-    device.noteQueued();
+    device.copy(value, target, target.numel * 4);
   } else {
     device.write(target.buffer, valueData(value)!);
   }

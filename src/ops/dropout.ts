@@ -3,7 +3,14 @@ import { noGrad } from "../autograd/grad_mode.ts";
 import { matmul } from "./matmul.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/dropout.wgsl" with { type: "text" };
-import { f32, grid1d, params } from "../runtime/launch.ts";
+import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+
+const DROPOUT = defineKernel({
+  name: "dropout.wgsl",
+  code: GRID_WGSL + src,
+  bindings: ["x", "y"],
+  uniforms: ["n", "threshold", "key", "scale"],
+});
 
 /** PCG-RXS-M-XS 32-bit hash, the same function as `pcg` in `kernels/dropout.wgsl`. */
 function pcg(v: number): number {
@@ -49,10 +56,9 @@ function apply(x: Tensor, out: Tensor, p: number, seed: number): Tensor {
   const n = x.numel;
   if (n === 0) return out;
   const device = x.device;
-  device.dispatch({
-    pipeline: device.pipeline("dropout.wgsl", src),
-    buffers: [x.buffer, out.buffer],
-    params: params(n, threshold(p), seedKey(seed), f32(p < 1 ? 1 / (1 - p) : 0)),
+  DROPOUT.launch(device, {
+    bindings: { x, y: out },
+    uniforms: { n, threshold: threshold(p), key: seedKey(seed), scale: p < 1 ? 1 / (1 - p) : 0 },
     workgroups: grid1d(n),
   });
   return out;
