@@ -35,4 +35,5 @@ export {
   AttentionRegistry,
   attentionShapes,
   eagerAttention,
+  flashAttention2,
 } from "./attention.ts";

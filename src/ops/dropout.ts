@@ -19,19 +19,23 @@ function pcg(v: number): number {
   return ((word >>> 22) ^ word) >>> 0;
 }
 
-/** The 32-bit key the kernel hashes with: both 32-bit halves of `seed` (up to 2⁵³) matter. */
-function seedKey(seed: number): number {
+/**
+ * @internal The 32-bit key the kernel hashes with: both 32-bit halves of `seed` (up to 2⁵³)
+ * matter. Shared with kernels that regenerate the same mask (flash attention).
+ */
+export function seedKey(seed: number): number {
   const lo = seed >>> 0;
   const hi = Math.floor(seed / 4294967296) >>> 0;
   return pcg((lo ^ pcg((hi ^ 0x9e3779b9) >>> 0)) >>> 0);
 }
 
-/** keep ⇔ hash ≥ threshold; P(keep) = 1 − threshold / 2³² ≈ 1 − p. */
-function threshold(p: number): number {
+/** @internal keep ⇔ hash ≥ threshold; P(keep) = 1 − threshold / 2³² ≈ 1 − p. */
+export function threshold(p: number): number {
   return Math.min(0xffffffff, Math.round(p * 4294967296));
 }
 
-function checkArgs(p: number, seed: number): void {
+/** @internal Validates dropout's p and seed. */
+export function checkArgs(p: number, seed: number): void {
   if (!(p >= 0 && p <= 1)) throw new Error(`dropout: p must be in [0, 1], got ${p}`);
   if (!Number.isSafeInteger(seed) || seed < 0) {
     throw new Error(`dropout: seed must be a non-negative safe integer, got ${seed}`);

@@ -21,3 +21,5 @@ export { mean, sum, sumAll, sumRows } from "./reduce.ts";
 export { rmsNorm } from "./rmsnorm.ts";
 export { type Llama3RopeScaling, rope, ropeInvFreq, ropeTable } from "./rope.ts";
 export { swiglu } from "./swiglu.ts";
+export { flashAttention, type FlashAttentionOptions } from "./flash_attention.ts";
+export { fromHalf, toHalf } from "./half.ts";
