@@ -44,7 +44,11 @@ export {
   WeightInit,
 } from "./src/models/modeling_utils.ts";
 export type { FromPretrainedOptions } from "./src/models/pretrained.ts";
-export { MAX_PARAMETER_BYTES, type ParameterEstimate } from "./src/models/size_check.ts";
+export {
+  MAX_PARAMETER_BYTES,
+  MAX_PARAMETER_TENSORS,
+  type ParameterEstimate,
+} from "./src/models/size_check.ts";
 export {
   AutoConfig,
   type AutoConfigOptions,
