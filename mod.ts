@@ -15,7 +15,15 @@
  */
 
 export { Device } from "./src/runtime/device.ts";
-export type { AdapterInfo, DeviceOptions, Dispatch } from "./src/runtime/device.ts";
+export type { AdapterInfo, DeviceOptions } from "./src/runtime/device.ts";
+export { defineKernel, grid1d, GRID_WGSL, Kernel } from "./src/runtime/kernel.ts";
+export type {
+  Bindable,
+  KernelSpec,
+  LaunchArgs,
+  UniformValue,
+  Workgroups,
+} from "./src/runtime/kernel.ts";
 export { MEMORY_CATEGORIES, MemoryStats } from "./src/runtime/memory.ts";
 export type { MemoryCategory } from "./src/runtime/memory.ts";
 export { Tensor } from "./src/tensor/tensor.ts";
@@ -44,6 +52,28 @@ export {
   WeightInit,
 } from "./src/models/modeling_utils.ts";
 export type { FromPretrainedOptions } from "./src/models/pretrained.ts";
+export * from "./src/models/llama/config.ts";
+export {
+  LlamaAttention,
+  LlamaDecoderLayer,
+  LlamaMLP,
+  LlamaRMSNorm,
+  LlamaRotaryEmbedding,
+} from "./src/models/llama/layers.ts";
+export type { LayerCache, LlamaStepInputs } from "./src/models/llama/layers.ts";
+export {
+  causalLMLoss,
+  LlamaForCausalLM,
+  LlamaModel,
+  LlamaPreTrainedModel,
+} from "./src/models/llama/modeling_llama.ts";
+export type {
+  CachedStep,
+  CausalLMInputs,
+  CausalLMOutput,
+} from "./src/models/llama/modeling_llama.ts";
+export { generate, pickToken } from "./src/models/llama/generate.ts";
+export type { GenerateOptions } from "./src/models/llama/generate.ts";
 export {
   MAX_PARAMETER_BYTES,
   MAX_PARAMETER_TENSORS,
@@ -54,12 +84,14 @@ export {
   type AutoConfigOptions,
   AutoModel,
   AutoModelClass,
+  AutoModelForCausalLM,
   AutoModelForMaskedLM,
   AutoModelForSequenceClassification,
 } from "./src/models/auto/auto.ts";
 export {
   type AnyModelClass,
   CONFIG_MAPPING,
+  MODEL_FOR_CAUSAL_LM_MAPPING,
   MODEL_FOR_MASKED_LM_MAPPING,
   MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING,
   MODEL_MAPPING,
@@ -67,6 +99,7 @@ export {
 } from "./src/models/auto/registry.ts";
 export { AutoTokenizer, PreTrainedTokenizer } from "./src/data/auto_tokenizer.ts";
 export * from "./src/velora/mod.ts";
+export * from "./src/peft/mod.ts";
 export * as data from "./src/data/mod.ts";
 export type { Example } from "./src/data/types.ts";
 export {
@@ -92,6 +125,12 @@ export {
   type TrainingArgumentsInit,
 } from "./src/train/training_args.ts";
 export { trainStep } from "./src/train/step.ts";
+export {
+  describeFlags,
+  type MonitorReading,
+  NON_FINITE,
+  TrainingMonitor,
+} from "./src/train/monitor.ts";
 export type {
   MicroBatch,
   ModelInputs,

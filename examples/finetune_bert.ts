@@ -1,6 +1,7 @@
 /**
- * The main job: fine-tune a BERT for sequence classification on real text, in full, VeLoRA or
- * gradient-checkpointing mode (or all three side by side), like HF `run_glue.py`.
+ * The main job: fine-tune a BERT for sequence classification on real text, in full, VeLoRA,
+ * gradient-checkpointing, LoRA or LoRA + VeLoRA mode (or all five side by side), like HF
+ * `run_glue.py`; the LoRA modes write a PEFT adapter folder.
  *
  *   deno task finetune                       # SpamAssassin, embedded small BERT, VeLoRA
  *   deno task finetune --mode all            # full vs VeLoRA vs checkpointing, one table
@@ -18,6 +19,7 @@ import {
   CliError,
   FINETUNE_HELP,
   type FinetuneCommand,
+  loraBanner,
   parseFinetuneArgs,
   veloraBanner,
 } from "../src/train/finetune_cli.ts";
@@ -58,6 +60,7 @@ console.log(
     `${JSON.stringify(data.id2label)}${data.skipped ? `, ${data.skipped} bad rows skipped` : ""}`,
 );
 if (modes.includes("velora")) console.log(veloraBanner(options));
+if (modes.some((m) => m.startsWith("lora"))) console.log(loraBanner(options));
 
 const results: RunMetrics[] = [];
 for (const mode of modes) {
@@ -87,7 +90,7 @@ for (const mode of modes) {
 await Deno.mkdir(outputDir, { recursive: true });
 if (results.length > 1) {
   console.log(`\n${formatComparisonTable(results)}`);
-  const velora = results.find((r) => r.mode === "velora")!;
+  const velora = results.find((r) => r.mode === "velora") ?? results[0];
   await writeJsonAtomic(join(outputDir, "metrics.json"), { ...velora, mode: "all", runs: results });
 }
 await writeLossSvg(

@@ -20,10 +20,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> table: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;
 
-fn index(wid: vec3u, lid: vec3u, nwg: vec3u) -> u32 {
-  return (wid.y * nwg.x + wid.x) * 256u + lid.x;
-}
-
 fn table_row(token: u32) -> u32 {
   return u32(clamp(pos[token], 0, i32(p.npos) - 1)) * p.dim;
 }
@@ -32,7 +28,7 @@ fn table_row(token: u32) -> u32 {
 @compute @workgroup_size(256)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
            @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+  let i = grid_index(wid, lid, nwg, 256u);
   if (i >= p.n) { return; }
   let half = p.dim / 2u;
   let d = i % p.dim;
@@ -55,7 +51,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid:
 @compute @workgroup_size(256)
 fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
             @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+  let i = grid_index(wid, lid, nwg, 256u);
   if (i >= p.n) { return; }
   let half = p.dim / 2u;
   let d = i % p.dim;

@@ -48,7 +48,7 @@ fn z_at(i: u32, m: u32) -> f32 {
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u,
            @builtin(num_workgroups) nwg: vec3u) {
-  let row = wid.y * nwg.x + wid.x;
+  let row = workgroup_index(wid, nwg);
   if (row >= p.rows) { return; }
   let lid = lid3.x;
   let base = row * p.cols;
@@ -70,7 +70,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3
 @compute @workgroup_size(WG)
 fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u,
             @builtin(num_workgroups) nwg: vec3u) {
-  let row = wid.y * nwg.x + wid.x;
+  let row = workgroup_index(wid, nwg);
   if (row >= p.rows) { return; }
   let lid = lid3.x;
   let base = row * p.cols;

@@ -21,10 +21,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> dgate: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dup: array<f32>;
 
-fn index(wid: vec3u, lid: vec3u, nwg: vec3u) -> u32 {
-  return (wid.y * nwg.x + wid.x) * 256u + lid.x;
-}
-
 // σ(x) = 1 / (1 + e^−x): for x → −∞ the exp overflows to +inf and σ is 0, as it should be.
 fn sigmoid(x: f32) -> f32 {
   return 1.0 / (1.0 + exp(-x));
@@ -33,7 +29,7 @@ fn sigmoid(x: f32) -> f32 {
 @compute @workgroup_size(256)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
            @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+  let i = grid_index(wid, lid, nwg, 256u);
   if (i >= p.n) { return; }
   let g = gate[i];
   out[i] = g * sigmoid(g) * up[i];
@@ -42,7 +38,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid:
 @compute @workgroup_size(256)
 fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
             @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+  let i = grid_index(wid, lid, nwg, 256u);
   if (i >= p.n) { return; }
   let g = bgate[i];
   let s = sigmoid(g);

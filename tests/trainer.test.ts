@@ -5,7 +5,11 @@ import { BertConfig } from "../src/models/bert/config.ts";
 import { BertForSequenceClassification } from "../src/models/bert/modeling_bert.ts";
 import { PreTrainedTokenizer } from "../src/data/auto_tokenizer.ts";
 import type { Example } from "../src/data/types.ts";
-import { Trainer } from "../src/train/trainer.ts";
+import { NonFiniteLossError, Trainer } from "../src/train/trainer.ts";
+import { listCheckpoints } from "../src/train/checkpoint_io.ts";
+import { loadSafetensors, saveSafetensors } from "../src/io/safetensors.ts";
+import { applyVeLoRA } from "../src/velora/apply.ts";
+import { AutoTokenizer } from "../src/data/auto_tokenizer.ts";
 import type { TrainingArgumentsInit } from "../src/train/training_args.ts";
 import { createProgress } from "../src/train/report/progress.ts";
 import { prepareData } from "../src/train/job.ts";
@@ -166,4 +170,146 @@ Deno.test("a resumed run's ETA counts only the steps run since the resume", asyn
   // 1 step in ~0.3 s leaves 9 steps ≈ 3 s (counting the 90 resumed steps it would say 0 s).
   const eta = /ETA (\d+)s/.exec(out[0]);
   assert.ok(eta && Number(eta[1]) >= 2, out[0]);
+});
+
+async function allFinite(path: string): Promise<string | null> {
+  for (const file of ["model.safetensors", "optimizer.safetensors"]) {
+    for (const [name, t] of await loadSafetensors(join(path, file))) {
+      if (!t.data.every((v) => Number.isFinite(v))) return `${file}:${name}`;
+    }
+  }
+  return null;
+}
+
+// lr 1e39 is Inf in f32: the first update makes every weight non-finite while the loss of that
+// step (computed before the update) is finite, as with --lr 10 on the default model where
+// llvmpipe's tanh(NaN) = ±1 kept the loss finite: a loss-only check saved NaN checkpoints.
+Deno.test("divergence is caught on the GPU and only finite checkpoints are written", async () => {
+  await withDir(async (dir) => {
+    const tokenizer = await PreTrainedTokenizer.fromVocab(TINY_VOCAB);
+    const model = await tinyModel();
+    const t = trainer(model, tokenizer, {
+      output_dir: dir,
+      learning_rate: 1e39,
+      max_steps: 6,
+      logging_steps: 1,
+      save_steps: 1,
+      save_total_limit: 100,
+    });
+    const error: unknown = await t.train().then(() => null, (e) => e);
+    assert.ok(error instanceof NonFiniteLossError, String(error));
+    const message = (error as Error).message;
+    assert.match(message, /training diverged: .*became Inf or NaN between step \d+ and step \d+/);
+    assert.match(message, /--max_grad_norm/);
+    const ckpts = await listCheckpoints(dir);
+    for (const c of ckpts) assert.equal(await allFinite(c.path), null, c.path);
+    const named = /The last good checkpoint is (\S+)\./.exec(message)?.[1];
+    if (ckpts.length) assert.equal(named, ckpts.at(-1)!.path);
+    t.dispose();
+    model.dispose();
+  });
+});
+
+Deno.test("the loss of a logging interval is summed on the GPU and read once", async () => {
+  await withDir(async (dir) => {
+    const device = await testDevice();
+    const tokenizer = await PreTrainedTokenizer.fromVocab(TINY_VOCAB);
+    const model = await tinyModel();
+    const t = trainer(model, tokenizer, { output_dir: dir, max_steps: 10, logging_steps: 5 }, {
+      train_dataset: tinyTask(80), // one epoch of 10 steps: the epoch end is the last step
+      eval_dataset: [],
+    });
+    const read = device.read;
+    let reads = 0;
+    device.read = (...a: Parameters<typeof read>) => {
+      reads++;
+      return read.apply(device, a);
+    };
+    try {
+      const out = await t.train();
+      assert.equal(reads, 2, `${reads} readbacks`); // one per logging interval (10 before)
+      assert.equal(out.log_history.length, 2);
+      assert.ok(Number.isFinite(out.training_loss) && out.training_loss > 0);
+    } finally {
+      device.read = read;
+    }
+    t.dispose();
+    model.dispose();
+  });
+});
+
+Deno.test("--resume checks the checkpoint: trainer state, extra state, Inf/NaN; stale temporaries go; the tokenizer is inside", async () => {
+  await withDir(async (dir) => {
+    const tokenizer = await PreTrainedTokenizer.fromVocab(TINY_VOCAB);
+    const build = async () => {
+      const model = await tinyModel();
+      applyVeLoRA(model, { target_modules: ["query", "value"], num_groups: 2 });
+      return model;
+    };
+    const model = await build();
+    const stale = join(dir, "checkpoint-7.tmp-0123abcd");
+    await Deno.mkdir(stale, { recursive: true });
+    await Deno.writeTextFile(join(stale, "model.safetensors"), "half");
+    const first = trainer(model, tokenizer, { output_dir: dir, max_steps: 2, save_steps: 2 });
+    await first.train();
+    first.dispose();
+    model.dispose();
+    await assert.rejects(() => Deno.stat(stale), Deno.errors.NotFound);
+    const ckpt = join(dir, "checkpoint-2");
+    // The tokenizer is saved into the checkpoint, so the folder is a complete model folder.
+    const again = await AutoTokenizer.from_pretrained(ckpt);
+    assert.deepEqual(
+      again.batch(["win cash"], null).input_ids,
+      tokenizer.batch(["win cash"], null).input_ids,
+    );
+
+    const resume = async (edit: (copy: string) => Promise<void>, expected: RegExp) => {
+      const out = join(dir, `bad-${Math.random().toString(36).slice(2)}`);
+      const copy = join(out, "checkpoint-2");
+      await Deno.mkdir(copy, { recursive: true });
+      for (const e of Deno.readDirSync(ckpt)) {
+        await Deno.copyFile(join(ckpt, e.name), join(copy, e.name));
+      }
+      await edit(copy);
+      const m = await build();
+      const t = trainer(m, tokenizer, { output_dir: out, max_steps: 3, save_steps: 2 });
+      const before = await m.classifier.weight.toArray();
+      await assert.rejects(() => t.train({ resume_from_checkpoint: true }), expected);
+      // Nothing was loaded from the bad checkpoint.
+      assert.deepEqual(await m.classifier.weight.toArray(), before);
+      t.dispose();
+      m.dispose();
+    };
+    const editState = (f: (s: Record<string, unknown>) => unknown) => async (copy: string) => {
+      const file = join(copy, "trainer_state.json");
+      await Deno.writeTextFile(file, JSON.stringify(f(JSON.parse(await Deno.readTextFile(file)))));
+    };
+    await resume(
+      editState((s) => ({ ...s, global_step: 1e9 })),
+      /trainer_state\.json: "global_step" must be 2/,
+    );
+    await resume(
+      editState(() => ({})),
+      /trainer_state\.json: "global_step" must be an integer ≥ 0/,
+    );
+    await resume(editState((s) => ({ ...s, epoch: -1 })), /"epoch" must be an integer ≥ 0, got -1/);
+    await resume(editState(() => [1]), /must be an object/);
+    await resume(
+      (copy) => Deno.remove(join(copy, "extra_state.safetensors")),
+      /extra_state\.safetensors: missing/,
+    );
+    await resume(async (copy) => {
+      const file = join(copy, "model.safetensors");
+      const w = await loadSafetensors(file);
+      w.get("classifier.weight")!.data[3] = NaN;
+      await saveSafetensors(file, w);
+    }, /model\.safetensors: tensor "classifier\.weight" holds NaN at index 3/);
+    await resume(async (copy) => {
+      const file = join(copy, "optimizer.safetensors");
+      const w = await loadSafetensors(file);
+      const first = [...w.keys()][0];
+      w.get(first)!.data[0] = Infinity;
+      await saveSafetensors(file, w);
+    }, /optimizer\.safetensors: tensor ".*" holds Infinity at index 0/);
+  });
 });

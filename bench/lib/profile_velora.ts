@@ -14,7 +14,7 @@
 import { type Device, Tensor, tidy } from "../../mod.ts";
 import { matmulInto } from "../../src/ops/matmul.ts";
 import { sumRows } from "../../src/ops/reduce.ts";
-import { initV, project, type SubTokenShape, weightGrad } from "../../src/velora/kernels.ts";
+import { initV, project, type SubTokenShape, weightGrad } from "../../src/velora/projection.ts";
 import { subTokenShape } from "../../src/velora/velora_linear.ts";
 import { cpuClock, othersLoad } from "./cpu.ts";
 import {

@@ -20,6 +20,7 @@ import { softmax } from "../ops/softmax.ts";
 import { dropoutMatmul } from "../ops/dropout.ts";
 import { permute } from "../ops/shape.ts";
 import { tidy } from "../tensor/scope.ts";
+import { flashAttention } from "../ops/flash_attention.ts";
 
 /** Per-call options of an {@linkcode AttentionFunction}. */
 export interface AttentionOptions {
@@ -109,9 +110,40 @@ export function eagerAttention(
   });
 }
 
-/** Implementations that ship with velora: add a line here for a new built-in kernel. */
+/**
+ * Recomputed attention (FlashAttention-2, `ops/flash_attention.ts`), {@linkcode AttentionFunction}
+ * semantics: the same values and gradients as {@linkcode eagerAttention} (the same dropout mask
+ * for the same seed) without keeping the [B, H, Sq, Sk] probabilities: saves Q, K, V, the context
+ * and per-row statistics, and backward recomputes the probabilities block by block. A head_dim
+ * that is not a multiple of 4 or exceeds 256 falls back to the eager implementation.
+ */
+export function flashAttention2(
+  query: Tensor,
+  key: Tensor,
+  value: Tensor,
+  options: AttentionOptions,
+): Tensor {
+  const d = attentionShapes(query, key, value)[5];
+  if (d % 4 !== 0 || d > 256) return eagerAttention(query, key, value, options);
+  const drop = options.seed === null ? 0 : options.dropout;
+  return flashAttention(query, key, value, {
+    layout: "bhsd",
+    mask: options.attention_mask,
+    causal: options.is_causal ?? false,
+    scale: options.scaling,
+    dropout: drop,
+    seed: drop > 0 ? options.seed! : undefined,
+  });
+}
+
+/**
+ * Implementations that ship with velora: add a line here for a new built-in kernel. HF's names:
+ * "sdpa" (PyTorch's fused scaled-dot-product attention) maps to the recomputed kernel too.
+ */
 const BUILTIN: Record<string, AttentionFunction> = {
   eager: eagerAttention,
+  flash_attention_2: flashAttention2,
+  sdpa: flashAttention2,
 };
 
 /**

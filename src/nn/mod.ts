@@ -21,6 +21,7 @@ export {
   type StateDictValue,
 } from "./module.ts";
 export { Linear, type LinearOptions } from "./linear.ts";
+export { Identity, ModuleDict } from "./module_dict.ts";
 export { EXTRA_STATE_NAME, loadExtraState, saveExtraState } from "./extra_state_io.ts";
 export { LayerNorm, type LayerNormOptions } from "./layernorm.ts";
 export { Embedding, type EmbeddingOptions } from "./embedding.ts";
@@ -34,4 +35,5 @@ export {
   AttentionRegistry,
   attentionShapes,
   eagerAttention,
+  flashAttention2,
 } from "./attention.ts";

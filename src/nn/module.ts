@@ -485,21 +485,20 @@ export class Module {
     return this;
   }
 
-  /** The module at dotted path `target` ("" = this), PyTorch `get_submodule`. @throws {Error} */
+  /**
+   * The module at dotted path `target` ("" = this), PyTorch `get_submodule`; list children are
+   * reached by index (`encoder.layer.0`). @throws {Error} naming the first missing part.
+   */
   get_submodule(target: string): Module {
     if (target === "") return this;
+    const all = new Map(this.named_modules());
+    const found = all.get(target);
+    if (found) return found;
     const parts = target.split(".");
-    let m = this.#child(parts[0], target);
-    for (const part of parts.slice(1)) m = m.#child(part, target);
-    return m;
-  }
-
-  #child(part: string, target: string): Module {
-    const child = new Map(this.members().children).get(part);
-    if (!child) {
-      throw new Error(`${this.constructor.name} has no submodule "${part}" (in "${target}")`);
-    }
-    return child;
+    let at = 0;
+    while (at < parts.length && all.has(parts.slice(0, at + 1).join("."))) at++;
+    const parent = at ? all.get(parts.slice(0, at).join("."))! : this;
+    throw new Error(`${parent.constructor.name} has no submodule "${parts[at]}" (in "${target}")`);
   }
 
   /** The parameter at dotted path `target`, PyTorch `get_parameter`. @throws {Error} */
@@ -631,8 +630,7 @@ function copyInto(target: Tensor, value: StateDictValue): void {
   const device = target.device;
   if (value instanceof Tensor) {
     if (value.buffer === target.buffer) return;
-    device.commandEncoder().copyBufferToBuffer(value.buffer, 0, target.buffer, 0, target.numel * 4);
-    device.noteQueued();
+    device.copy(value, target, target.numel * 4);
   } else {
     device.write(target.buffer, valueData(value)!);
   }

@@ -2,11 +2,25 @@ import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import body from "../../kernels/rmsnorm.wgsl" with { type: "text" };
 import rowReduce from "../../kernels/row_reduce.wgsl" with { type: "text" };
-import { f32, grid1d, params, rowThreads } from "../runtime/launch.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { rowThreads } from "../runtime/launch.ts";
 import { sumRows } from "./reduce.ts";
 
-/** The kernel with the shared workgroup reductions prepended. */
-const src = rowReduce + body;
+/** The kernel with the shared grid indexing and workgroup reductions prepended. */
+const code = GRID_WGSL + rowReduce + body;
+const K = defineKernels("rmsnorm.wgsl", code, {
+  forward: {
+    bindings: ["x", "weight", "y", "rstd"],
+    uniforms: ["rows", "cols", "eps"],
+    constants: ["WG"],
+  },
+  backward_input: {
+    bindings: ["bx", "bweight", "brstd", "bdy", "bdx"],
+    uniforms: ["rows", "cols"],
+    constants: ["WG"],
+  },
+  backward_params: { bindings: ["px", "prstd", "pdy", "pdw"], uniforms: ["rows", "cols", "chunk"] },
+});
 
 /** Rows summed per workgroup by the dweight partial pass (then reduced over chunks). */
 const ROW_CHUNK = 64;
@@ -44,10 +58,10 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
   const rstd = Tensor.empty(device, [rows]);
   const wg = rowThreads(cols);
   if (rows > 0) {
-    device.dispatch({
-      pipeline: device.pipeline("rmsnorm.wgsl", src, { WG: wg }, "forward"),
-      buffers: [x.buffer, weight.buffer, y.buffer, rstd.buffer],
-      params: params(rows, cols, f32(eps), 0),
+    K.forward.launch(device, {
+      bindings: { x, weight, y, rstd },
+      uniforms: { rows, cols, eps },
+      constants: { WG: wg },
       workgroups: grid1d(rows, 1),
     });
   }
@@ -60,10 +74,10 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
       if (sw) {
         dx = Tensor.empty(device, x.shape);
         if (rows > 0) {
-          device.dispatch({
-            pipeline: device.pipeline("rmsnorm.wgsl", src, { WG: wg }, "backward_input"),
-            buffers: [sx.tensor.buffer, sw.tensor.buffer, sr.tensor.buffer, g.buffer, dx.buffer],
-            params: params(rows, cols, f32(0), 0),
+          K.backward_input.launch(device, {
+            bindings: { bx: sx.tensor, bweight: sw.tensor, brstd: sr.tensor, bdy: g, bdx: dx },
+            uniforms: { rows, cols },
+            constants: { WG: wg },
             workgroups: grid1d(rows, 1),
           });
         }
@@ -82,10 +96,9 @@ function weightGrad(x: Tensor, rstd: Tensor, g: Tensor, rows: number, cols: numb
   const chunk = Math.max(ROW_CHUNK, Math.ceil(rows / 65535));
   const chunks = Math.max(1, Math.ceil(rows / chunk));
   const pw = Tensor.empty(device, [chunks, cols]);
-  device.dispatch({
-    pipeline: device.pipeline("rmsnorm.wgsl", src, {}, "backward_params"),
-    buffers: [x.buffer, rstd.buffer, g.buffer, pw.buffer],
-    params: params(rows, cols, f32(0), chunk),
+  K.backward_params.launch(device, {
+    bindings: { px: x, prstd: rstd, pdy: g, pdw: pw },
+    uniforms: { rows, cols, chunk },
     workgroups: [Math.ceil(cols / 64), chunks],
   });
   const out = chunks === 1 ? pw.view([cols]) : sumRows(pw);

@@ -1,7 +1,13 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/rope.wgsl" with { type: "text" };
-import { grid1d, params } from "../runtime/launch.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+
+const S = {
+  bindings: ["src", "pos", "table", "dst"],
+  uniforms: ["n", "seq", "heads", "dim", "npos"],
+} as const;
+const KERNELS = defineKernels("rope.wgsl", GRID_WGSL + src, { forward: S, backward: S });
 
 /** HF `rope_scaling` of type "llama3" (Llama 3.1's long-context frequency rescaling). */
 export interface Llama3RopeScaling {
@@ -120,10 +126,9 @@ export function rope(x: Tensor, positions: Tensor, table: Tensor, heads: number)
     to: Tensor,
   ) => {
     if (to.numel === 0) return to;
-    device.dispatch({
-      pipeline: device.pipeline("rope.wgsl", src, {}, entry),
-      buffers: [from.buffer, pos.buffer, tab.buffer, to.buffer],
-      params: params(to.numel, seq, heads, dim, table.shape[0]),
+    KERNELS[entry].launch(device, {
+      bindings: { src: from, pos, table: tab, dst: to },
+      uniforms: { n: to.numel, seq, heads, dim, npos: table.shape[0] },
       workgroups: grid1d(to.numel),
     });
     return to;

@@ -3,9 +3,23 @@ import { Tensor } from "../tensor/tensor.ts";
 import body from "../../kernels/softmax.wgsl" with { type: "text" };
 import rowReduce from "../../kernels/row_reduce.wgsl" with { type: "text" };
 
-/** The kernel with the shared workgroup reductions prepended. */
-const src = rowReduce + body;
-import { f32, grid1d, params, rowThreads } from "../runtime/launch.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { rowThreads } from "../runtime/launch.ts";
+
+/** The kernel with the shared grid indexing and workgroup reductions prepended. */
+const code = GRID_WGSL + rowReduce + body;
+const K = defineKernels("softmax.wgsl", code, {
+  forward: {
+    bindings: ["x", "mask", "y"],
+    uniforms: ["rows", "cols", "rows_per_mask", "scale", "queries", "offset"],
+    constants: ["WG"],
+  },
+  backward: {
+    bindings: ["by", "bdy", "bdx"],
+    uniforms: ["rows", "cols", "scale"],
+    constants: ["WG"],
+  },
+});
 
 /** Options of {@linkcode softmax}. */
 export interface SoftmaxOptions {
@@ -83,10 +97,10 @@ export function softmax(x: Tensor, mask?: Tensor | null, options: SoftmaxOptions
   const device = x.device;
   const y = Tensor.empty(device, x.shape);
   if (rows > 0) {
-    device.dispatch({
-      pipeline: device.pipeline("softmax.wgsl", src, { WG: rowThreads(cols) }, "forward"),
-      buffers: [x.buffer, mask && rowsPerMask > 0 ? mask.buffer : device.dummyBuffer, y.buffer],
-      params: params(rows, cols, rowsPerMask, f32(scale), queries, offset),
+    K.forward.launch(device, {
+      bindings: { x, mask: mask && rowsPerMask > 0 ? mask : null, y },
+      uniforms: { rows, cols, rows_per_mask: rowsPerMask, scale, queries, offset },
+      constants: { WG: rowThreads(cols) },
       workgroups: grid1d(rows, 1),
     });
   }
@@ -95,10 +109,10 @@ export function softmax(x: Tensor, mask?: Tensor | null, options: SoftmaxOptions
     return (g) => {
       const dx = Tensor.empty(device, x.shape);
       if (rows > 0) {
-        device.dispatch({
-          pipeline: device.pipeline("softmax.wgsl", src, { WG: rowThreads(cols) }, "backward"),
-          buffers: [sy.tensor.buffer, g.buffer, dx.buffer],
-          params: params(rows, cols, 0, f32(scale), 0, 0),
+        K.backward.launch(device, {
+          bindings: { by: sy.tensor, bdy: g, bdx: dx },
+          uniforms: { rows, cols, scale },
+          constants: { WG: rowThreads(cols) },
           workgroups: grid1d(rows, 1),
         });
       }

@@ -1,7 +1,12 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/swiglu.wgsl" with { type: "text" };
-import { grid1d, params } from "../runtime/launch.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+
+const K = defineKernels("swiglu.wgsl", GRID_WGSL + src, {
+  forward: { bindings: ["gate", "up", "out"], uniforms: ["n"] },
+  backward: { bindings: ["bgate", "bup", "bdy", "dgate", "dup"], uniforms: ["n"] },
+});
 
 /**
  * SwiGLU (Shazeer 2020, "GLU Variants Improve Transformer"), HF `LlamaMLP`'s
@@ -24,10 +29,9 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
   const n = gate.numel;
   const out = Tensor.empty(device, gate.shape);
   if (n > 0) {
-    device.dispatch({
-      pipeline: device.pipeline("swiglu.wgsl", src, {}, "forward"),
-      buffers: [gate.buffer, up.buffer, out.buffer],
-      params: params(n),
+    K.forward.launch(device, {
+      bindings: { gate, up, out },
+      uniforms: { n },
       workgroups: grid1d(n),
     });
   }
@@ -38,10 +42,9 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
       const dg = Tensor.empty(device, gate.shape);
       const du = Tensor.empty(device, up.shape);
       if (n > 0) {
-        device.dispatch({
-          pipeline: device.pipeline("swiglu.wgsl", src, {}, "backward"),
-          buffers: [sg.tensor.buffer, su.tensor.buffer, g.buffer, dg.buffer, du.buffer],
-          params: params(n),
+        K.backward.launch(device, {
+          bindings: { bgate: sg.tensor, bup: su.tensor, bdy: g, dgate: dg, dup: du },
+          uniforms: { n },
           workgroups: grid1d(n),
         });
       }

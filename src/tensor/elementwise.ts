@@ -1,11 +1,26 @@
 import type { Tensor } from "./tensor.ts";
 import src from "../../kernels/elementwise.wgsl" with { type: "text" };
-import { f32, grid1d, params } from "../runtime/launch.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 
 /** Operation codes of `kernels/elementwise.wgsl`'s `binary` entry point (its `OP` override). */
 export const BINARY = { add: 0, sub: 1, mul: 2, axpby: 3 } as const;
 /** Operation codes of its `unary` and `unary_backward` entry points. */
 export const UNARY = { copy: 0, scale: 1, fill: 2, tanh: 3, gelu: 4, relu: 5 } as const;
+
+type Entry = "binary" | "unary" | "accumulate" | "unary_backward";
+
+// Every entry point binds and reads the same names.
+const S = {
+  bindings: ["a", "b", "out"],
+  uniforms: ["n", "period", "alpha", "beta"],
+  constants: ["OP"],
+} as const;
+const KERNELS = defineKernels("elementwise.wgsl", GRID_WGSL + src, {
+  binary: S,
+  unary: S,
+  accumulate: S,
+  unary_backward: S,
+});
 
 /**
  * @internal Runs one entry point of `kernels/elementwise.wgsl` over `out.numel` elements and
@@ -14,7 +29,7 @@ export const UNARY = { copy: 0, scale: 1, fill: 2, tanh: 3, gelu: 4, relu: 5 } a
  * records autograd nodes, so the backward engine can use it without depending on the ops.
  */
 export function elementwise(
-  entry: "binary" | "unary" | "accumulate" | "unary_backward",
+  entry: Entry,
   op: number,
   out: Tensor,
   a: Tensor | null,
@@ -22,13 +37,12 @@ export function elementwise(
   alpha = 1,
   beta = 0,
 ): Tensor {
-  const device = out.device;
   const n = out.numel;
   if (n === 0) return out;
-  device.dispatch({
-    pipeline: device.pipeline("elementwise.wgsl", src, { OP: op }, entry),
-    buffers: [a?.buffer ?? device.dummyBuffer, b?.buffer ?? device.dummyBuffer, out.buffer],
-    params: params(n, b ? b.numel : 1, f32(alpha), f32(beta)),
+  KERNELS[entry].launch(out.device, {
+    bindings: { a, b, out },
+    uniforms: { n, period: b ? b.numel : 1, alpha, beta },
+    constants: { OP: op },
     workgroups: grid1d(n),
   });
   return out;

@@ -12,6 +12,7 @@ import { scale } from "../ops/basic.ts";
 import type { Module } from "../nn/module.ts";
 import type { AdamW } from "../optim/adamw.ts";
 import { clipGradNormCoef } from "../optim/clip.ts";
+import { NON_FINITE, type TrainingMonitor } from "./monitor.ts";
 
 /** Inputs of an HF-style forward with labels (`BertForSequenceClassification` and friends). */
 export interface ModelInputs {
@@ -54,6 +55,11 @@ export interface TrainStepContext {
    * `gradient_accumulation_steps`). Default: the number of batches given.
    */
   accumulation?: number;
+  /**
+   * When given, every micro-batch loss is added into its GPU loss sum and the gradient norm and
+   * the updated parameters are checked for Inf/NaN on the GPU (no readback).
+   */
+  monitor?: TrainingMonitor;
 }
 
 /** Awaited between the phases of a step (profilers put a GPU wait there); optional. */
@@ -78,7 +84,8 @@ export interface TrainStepResult {
  * One optimizer step over `batches` (gradient accumulation when there are several): for each
  * micro-batch forward in `tidy` (loss scaled by 1/accumulation), backward, then the global
  * gradient norm and clip coefficient (`clipGradNormCoef`, folded into `AdamW.step` as
- * `gradScale`), the update and `zero_grad`. Queues GPU work only; waits only in `hooks`.
+ * `gradScale`), the update and `zero_grad`; with a `monitor`, the loss sum and Inf/NaN checks.
+ * Queues GPU work only; waits only in `hooks`.
  * @throws {Error} when the model returns no loss (no labels).
  */
 export async function trainStep(
@@ -99,6 +106,7 @@ export async function trainStep(
         return (accum > 1 ? scale(out.loss, 1 / accum) : out.loss).keep();
       });
       losses.push(loss);
+      ctx.monitor?.addLoss(loss);
       const device = loss.device;
       activationBytes = Math.max(activationBytes, device.memory.byCategory.activation);
       await hooks.afterForward?.();
@@ -115,8 +123,12 @@ export async function trainStep(
   }
   const maxNorm = ctx.max_grad_norm > 0 ? ctx.max_grad_norm : Infinity;
   const clip = clipGradNormCoef(ctx.params, maxNorm);
+  ctx.monitor?.checkFinite(clip.totalNorm, NON_FINITE.gradNorm);
   ctx.optimizer.step({ gradScale: clip.clipCoef });
   clip.clipCoef.dispose();
   ctx.optimizer.zero_grad();
+  // A finite norm bounds every gradient, so m and v stay finite too; the weights may still
+  // overflow under a huge learning rate, hence their own check.
+  ctx.monitor?.checkParameters(ctx.params);
   return { losses, gradNorm: clip.totalNorm, activationBytes };
 }

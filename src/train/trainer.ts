@@ -17,10 +17,12 @@ import { createProgress, type Progress } from "./report/progress.ts";
 import { disposeBatch, makeBatch } from "./batch.ts";
 import { type MicroBatch, type TrainableModel, trainStep } from "./step.ts";
 import { TrainingArguments, type TrainingArgumentsInit } from "./training_args.ts";
+import { describeFlags, TrainingMonitor } from "./monitor.ts";
 import {
   listCheckpoints,
   loadCheckpoint,
   type LogEntry,
+  removeStaleTemporaries,
   saveCheckpoint,
   type TrainerState,
 } from "./checkpoint_io.ts";
@@ -111,7 +113,11 @@ export interface TrainerInit {
   on_step_end?: (state: Readonly<TrainerState>) => boolean | void;
 }
 
-/** Training diverged (a non-finite loss, gradient norm or parameter): training stops. */
+/**
+ * Training diverged: a loss, the gradient norm or a parameter became Inf or NaN (checked on the
+ * GPU every step, read every `logging_steps` and before every checkpoint); training stops and
+ * the message names the newest checkpoint known to be finite.
+ */
 export class NonFiniteLossError extends Error {}
 
 /**
@@ -247,12 +253,24 @@ export class Trainer {
       loss_sum: 0,
       loss_count: 0,
     };
+    for (const stale of await removeStaleTemporaries(args.output_dir)) {
+      this.#log(`removed ${stale}, left by a run killed while saving`);
+    }
+    let resumedFrom: string | null = null;
     if (options.resume_from_checkpoint) {
       const path = typeof options.resume_from_checkpoint === "string"
         ? options.resume_from_checkpoint
         : (await listCheckpoints(args.output_dir)).at(-1)?.path;
       if (!path) throw new Error(`--resume: no checkpoint-* folder in ${args.output_dir}`);
       state = await loadCheckpoint(path, this.model, this.optimizer);
+      if (state.step_in_epoch > this.batchesPerEpoch) {
+        throw new Error(
+          `${path}: cannot resume: trainer_state.json is at batch ${state.step_in_epoch} of an ` +
+            `epoch, but this train_dataset has ${this.batchesPerEpoch} batches per epoch ` +
+            "(a different data set or batch size?)",
+        );
+      }
+      resumedFrom = path;
       scheduler.load_state_dict(state.scheduler);
       this.#setRngStates(state.rng_states);
       this.#log(`Resuming from ${path} (step ${state.global_step}, epoch ${state.epoch})`);
@@ -263,32 +281,39 @@ export class Trainer {
       : createProgress({ total, label: "train", initial: state.global_step });
     device.memory.resetPeak();
     let activationPeak = 0;
-    let pending: Tensor[] = [];
+    const monitor = new TrainingMonitor(device);
+    let pendingMicro = 0; // micro-batch losses summed on the GPU since the last readback
     let windowTokens = 0;
     let windowStart = performance.now();
     let lastLoss = NaN;
     let evalMetrics: EvalMetrics | undefined;
     let evaluatedAt = -1;
+    let checkedStep = state.global_step; // the monitor was clear up to this step
+    // The newest checkpoint known to hold finite weights: one this run wrote after a clear
+    // check, or the one it resumed from (scanned on load).
+    let lastGood: string | null = resumedFrom;
     const perEpoch = this.batchesPerEpoch;
     const readLosses = async (): Promise<number> => {
-      if (!pending.length) return lastLoss;
-      const values = await Promise.all(pending.map((t) => t.item()));
-      pending.forEach((t) => t.dispose());
-      pending = [];
-      const mean = values.reduce((a, b) => a + b, 0) / values.length * accum;
-      if (!Number.isFinite(mean)) {
-        const ckpts = await listCheckpoints(args.output_dir);
+      if (!pendingMicro) return lastLoss;
+      const { flags, lossSum } = await monitor.read();
+      monitor.resetLoss();
+      const mean = lossSum / pendingMicro * accum;
+      if (flags !== 0 || !Number.isFinite(mean)) {
         throw new NonFiniteLossError(
-          `the training loss became ${mean} at step ${state.global_step}; stopping. ` +
-            (ckpts.length
-              ? `The last good checkpoint is ${ckpts.at(-1)!.path}.`
-              : "No checkpoint was written yet.") +
+          `training diverged: ${describeFlags(flags) || "the loss"} became Inf or NaN between ` +
+            `step ${checkedStep + 1} and step ${state.global_step} (the mean loss of those steps ` +
+            `reads ${mean}); stopping. ` +
+            (lastGood
+              ? `The last good checkpoint is ${lastGood}.`
+              : "No checkpoint with finite weights was written by this run.") +
             " Try a lower --learning_rate or a smaller --max_grad_norm.",
         );
       }
+      checkedStep = state.global_step;
       lastLoss = mean;
-      state.loss_sum = (state.loss_sum ?? 0) + mean * values.length;
-      state.loss_count = (state.loss_count ?? 0) + values.length;
+      state.loss_sum = (state.loss_sum ?? 0) + mean * pendingMicro;
+      state.loss_count = (state.loss_count ?? 0) + pendingMicro;
+      pendingMicro = 0;
       return mean;
     };
     const runEval = async () => {
@@ -321,9 +346,11 @@ export class Trainer {
           params: this.#params,
           max_grad_norm: args.max_grad_norm,
           accumulation: accum,
+          monitor,
         }, batches);
         result.gradNorm.dispose();
-        pending.push(...result.losses);
+        result.losses.forEach((l) => l.dispose());
+        pendingMicro += result.losses.length;
         activationPeak = Math.max(activationPeak, result.activationBytes);
         scheduler.step();
         state.step_in_epoch += count;
@@ -368,6 +395,7 @@ export class Trainer {
         );
         if (evalNow) await runEval();
         if (saveNow) {
+          // readLosses() above has just found weights and optimizer state finite.
           state.scheduler = scheduler.state_dict();
           state.rng_states = this.#rngStates();
           const t0 = performance.now();
@@ -377,15 +405,17 @@ export class Trainer {
             this.model,
             this.optimizer,
             args.save_total_limit ?? Infinity,
+            this.#init.tokenizer,
           );
           windowStart += performance.now() - t0;
+          lastGood = path;
           this.#say(`saved ${path}`);
         }
         if (this.#init.on_step_end?.(state) === true) break;
       }
       await readLosses();
     } finally {
-      pending.forEach((t) => t.dispose());
+      monitor.dispose();
       this.#progress?.stop();
       this.#progress = null;
     }

@@ -79,9 +79,7 @@ export class VeLoRASharing {
     if (!flags.length) return;
     const device = flags[0].device;
     const all = Tensor.empty(device, [flags.length], { dtype: "i32" });
-    const enc = device.commandEncoder();
-    flags.forEach((f, i) => enc.copyBufferToBuffer(f.buffer, 0, all.buffer, 4 * i, 4));
-    device.noteQueued();
+    flags.forEach((f, i) => device.copy(f, all, 4, 0, 4 * i));
     all.toArray().then((values) => {
       if (values.some((f) => f !== 0) && !this.#warned) {
         this.#warned = true;

@@ -5,7 +5,7 @@ import { Module } from "../nn/module.ts";
 import type { Linear } from "../nn/linear.ts";
 import { mulberry32 } from "../util/rng.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { initV, type SubTokenShape } from "./kernels.ts";
+import { initV, type SubTokenShape } from "./projection.ts";
 import { veloraLinear, type VeLoRATrace } from "./velora_linear_fn.ts";
 import { VeLoRASharing } from "./sharing.ts";
 import type { ExtraState } from "../nn/module.ts";

@@ -1,9 +1,8 @@
 import { record } from "../autograd/node.ts";
 import { linearBackward, matmulInto } from "../ops/matmul.ts";
-import { sumRows } from "../ops/reduce.ts";
 import type { VeLoRASharing } from "./sharing.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { project, type SubTokenShape, weightGrad } from "./kernels.ts";
+import { project, type SubTokenShape, weightGrad } from "./projection.ts";
 
 /** What a VeLoRA linear call observed, for the report (see `VeLoRALinear.inputHeldElsewhere`). */
 export interface VeLoRATrace {
@@ -53,7 +52,7 @@ export function veloraLinear(
       z.dispose();
       if (opts.snapshotV) {
         const copy = Tensor.empty(v.device, v.shape);
-        v.device.commandEncoder().copyBufferToBuffer(v.buffer, 0, copy.buffer, 0, v.numel * 4);
+        v.device.copy(v, copy, v.numel * 4);
         sv = save(copy);
         copy.dispose();
       } else sv = save(v);
@@ -65,14 +64,9 @@ export function veloraLinear(
         const st = inputRef.deref();
         opts.trace.inputHeldElsewhere = st ? !st.freed && st.saves > 0 : false;
       }
-      const [gx] = linearBackward(g, null, sw?.tensor ?? null, null, d);
+      // dX and db as the plain linear; only dW comes from z.
+      const [gx, , gb] = linearBackward(g, null, sw?.tensor ?? null, bias, d);
       const gw = sz && sv ? weightGrad(g, sz.tensor, sv.tensor, s, outF, opts.scale) : null;
-      let gb: Tensor | null = null;
-      if (bias?.requiresGrad) {
-        const rows = g.view([tokens, outF]);
-        gb = sumRows(rows);
-        rows.dispose();
-      }
       return [gx, gw, gb];
     };
   });

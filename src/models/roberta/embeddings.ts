@@ -1,10 +1,18 @@
 import type { Device } from "../../runtime/device.ts";
 import { Tensor } from "../../tensor/tensor.ts";
-import { params } from "../../runtime/launch.ts";
+import { defineKernel } from "../../runtime/kernel.ts";
 import { BertEmbeddings } from "../bert/embeddings.ts";
 import type { BertConfig } from "../bert/config.ts";
 import type { InitOptions } from "../../nn/module.ts";
 import src from "./position_ids.wgsl" with { type: "text" };
+
+const POSITION_IDS = defineKernel({
+  name: "roberta/position_ids.wgsl",
+  code: src,
+  entryPoint: "position_ids",
+  bindings: ["ids", "out"],
+  uniforms: ["rows", "cols", "pad"],
+});
 
 /**
  * HF `RobertaEmbeddings`: BERT's embeddings with position ids counted over the non-padding
@@ -36,10 +44,9 @@ export class RobertaEmbeddings extends BertEmbeddings {
     const device = input_ids.device;
     const out = Tensor.empty(device, input_ids.shape, { dtype: "i32" });
     if (rows * cols === 0) return out;
-    device.dispatch({
-      pipeline: device.pipeline("roberta_position_ids.wgsl", src, {}, "position_ids"),
-      buffers: [input_ids.buffer, out.buffer],
-      params: params(rows, cols, this.#pad),
+    POSITION_IDS.launch(device, {
+      bindings: { ids: input_ids, out },
+      uniforms: { rows, cols, pad: this.#pad },
       workgroups: [Math.ceil(rows / 64)],
     });
     return out;
