@@ -15,7 +15,15 @@
  */
 
 export { Device } from "./src/runtime/device.ts";
-export type { AdapterInfo, DeviceOptions, Dispatch } from "./src/runtime/device.ts";
+export type { AdapterInfo, DeviceOptions } from "./src/runtime/device.ts";
+export { defineKernel, grid1d, GRID_WGSL, Kernel } from "./src/runtime/kernel.ts";
+export type {
+  Bindable,
+  KernelSpec,
+  LaunchArgs,
+  UniformValue,
+  Workgroups,
+} from "./src/runtime/kernel.ts";
 export { MEMORY_CATEGORIES, MemoryStats } from "./src/runtime/memory.ts";
 export type { MemoryCategory } from "./src/runtime/memory.ts";
 export { Tensor } from "./src/tensor/tensor.ts";
@@ -24,32 +32,110 @@ export type { TensorOptions } from "./src/tensor/tensor.ts";
 export type { DType } from "./src/tensor/dtype.ts";
 export { tidy } from "./src/tensor/scope.ts";
 export { isGradEnabled, noGrad, setGradEnabled } from "./src/autograd/grad_mode.ts";
-export { record, releaseGraph, SavedTensor } from "./src/autograd/node.ts";
-export type { BackwardFn, GradNode, SaveFn } from "./src/autograd/node.ts";
+export { GradNode, record, SavedTensor } from "./src/autograd/node.ts";
+export type { BackwardFn, SaveFn } from "./src/autograd/node.ts";
+export { releaseGraph } from "./src/autograd/engine.ts";
 export * as ops from "./src/ops/mod.ts";
 export { checkpoint } from "./src/autograd/checkpoint.ts";
 export type { RandomState } from "./src/autograd/checkpoint.ts";
 export * from "./src/nn/mod.ts";
+export * as nn from "./src/nn/mod.ts";
 export * from "./src/optim/mod.ts";
-export * from "./src/models/bert/config.ts";
-export { BertEmbeddings } from "./src/models/bert/embeddings.ts";
-export { BertAttention, BertSelfAttention, BertSelfOutput } from "./src/models/bert/attention.ts";
-export { BertEncoder, BertIntermediate, BertLayer, BertOutput } from "./src/models/bert/layer.ts";
+export * from "./src/models/bert/mod.ts";
+export * from "./src/models/roberta/mod.ts";
 export {
-  BertForSequenceClassification,
-  BertModel,
-  BertPooler,
-} from "./src/models/bert/modeling_bert.ts";
-export type {
-  BertInputs,
-  BertModelOutput,
-  SequenceClassifierInputs,
-  SequenceClassifierOutput,
-} from "./src/models/bert/modeling_bert.ts";
+  type ConfigClass,
+  type ModelOptions,
+  type PretrainedConfigLike,
+  PreTrainedModel,
+  type PreTrainedModelClass,
+  WeightInit,
+} from "./src/models/modeling_utils.ts";
 export type { FromPretrainedOptions } from "./src/models/pretrained.ts";
+export * from "./src/models/llama/config.ts";
+export {
+  LlamaAttention,
+  LlamaDecoderLayer,
+  LlamaMLP,
+  LlamaRMSNorm,
+  LlamaRotaryEmbedding,
+} from "./src/models/llama/layers.ts";
+export type { LayerCache, LlamaStepInputs } from "./src/models/llama/layers.ts";
+export {
+  causalLMLoss,
+  LlamaForCausalLM,
+  LlamaModel,
+  LlamaPreTrainedModel,
+} from "./src/models/llama/modeling_llama.ts";
+export type {
+  CachedStep,
+  CausalLMInputs,
+  CausalLMOutput,
+} from "./src/models/llama/modeling_llama.ts";
+export { generate, pickToken } from "./src/models/llama/generate.ts";
+export type { GenerateOptions } from "./src/models/llama/generate.ts";
+export { MAX_PARAMETER_BYTES, type ParameterEstimate } from "./src/models/size_check.ts";
+export {
+  AutoConfig,
+  type AutoConfigOptions,
+  AutoModel,
+  AutoModelClass,
+  AutoModelForCausalLM,
+  AutoModelForMaskedLM,
+  AutoModelForSequenceClassification,
+} from "./src/models/auto/auto.ts";
+export {
+  type AnyModelClass,
+  CONFIG_MAPPING,
+  MODEL_FOR_CAUSAL_LM_MAPPING,
+  MODEL_FOR_MASKED_LM_MAPPING,
+  MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING,
+  MODEL_MAPPING,
+  type ModelMapping,
+} from "./src/models/auto/registry.ts";
 export { AutoTokenizer, PreTrainedTokenizer } from "./src/data/auto_tokenizer.ts";
 export * from "./src/velora/mod.ts";
+export * from "./src/peft/mod.ts";
 export * as data from "./src/data/mod.ts";
+export type { Example } from "./src/data/types.ts";
+export {
+  classificationMetrics,
+  formatMetrics,
+  NonFiniteLossError,
+  Trainer,
+} from "./src/train/trainer.ts";
+export type {
+  ComputeMetrics,
+  EvalMetrics,
+  EvalPrediction,
+  LogEntry,
+  TrainableModel,
+  TrainerInit,
+  TrainerState,
+  TrainOutput,
+} from "./src/train/trainer.ts";
+export {
+  type EvalStrategy,
+  TRAINING_ARGS_DEFAULTS,
+  TrainingArguments,
+  type TrainingArgumentsInit,
+} from "./src/train/training_args.ts";
+export { trainStep } from "./src/train/step.ts";
+export {
+  describeFlags,
+  type MonitorReading,
+  NON_FINITE,
+  TrainingMonitor,
+} from "./src/train/monitor.ts";
+export type {
+  MicroBatch,
+  ModelInputs,
+  TrainStepContext,
+  TrainStepHooks,
+  TrainStepResult,
+} from "./src/train/step.ts";
+export { writeAtomic, writeJsonAtomic } from "./src/util/write_atomic.ts";
+export type { WriteAtomicOptions } from "./src/util/write_atomic.ts";
 export * from "./src/io/safetensors.ts";
 export * from "./src/hub/hub.ts";
 export type {

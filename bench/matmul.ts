@@ -15,7 +15,7 @@
 //                  take longer (TF.js's at seconds per product) is timed with ≥ 3 timings of 1
 //                  product each (the table's timings×products column says which)
 // Each timing is `reps` products recorded into one compute pass and one submit, then await
-// device.queue.onSubmittedWorkDone() (velora: encodeMatmul on a `Device`, then `device.sync()`;
+// device.queue.onSubmittedWorkDone() (velora: launchMatmul on a `Device`, then `device.sync()`;
 // TF.js: its backend's pass ended and its encoder submitted, then the same wait on its device;
 // no readback in either); the reported figure is the median of `iters` timings after a warm-up
 // (one product, which also compiles the pipeline, then an untimed run of `reps` so that no buffer
@@ -27,7 +27,7 @@
 // Other implementations plug in as a `Contender` (see `contenders` below): `prepare` receives
 // the problem and the host data of A and B in their stored layouts and returns a `Runner` that
 // runs `reps` products and resolves when the device has finished them.
-import { encodeMatmul } from "../src/ops/matmul_kernel.ts";
+import { launchMatmul } from "../src/ops/matmul_kernel.ts";
 import { Device } from "../src/runtime/device.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { cpuClock } from "./lib/cpu.ts";
@@ -118,9 +118,9 @@ async function veloraContender(): Promise<
       const b = Tensor.from(device, bHost, p.transB ? [p.n, p.k] : [p.k, p.n]);
       const c = Tensor.empty(device, [p.m, p.n]);
       const args = {
-        a: a.buffer,
-        b: b.buffer,
-        c: c.buffer,
+        a,
+        b,
+        c,
         batch: 1,
         m: p.m,
         n: p.n,
@@ -131,14 +131,7 @@ async function veloraContender(): Promise<
       return Promise.resolve({
         async run(reps: number) {
           for (let i = 0; i < reps; i++) {
-            encodeMatmul(
-              device.gpu,
-              device.computePass(),
-              (key, code, constants) => device.pipeline(key, code, constants),
-              (data) => device.uniform(data),
-              args,
-            );
-            device.noteQueued();
+            launchMatmul(device, args);
           }
           await device.sync();
         },

@@ -29,12 +29,12 @@ import {
   BERT_BASE,
   BERT_SMALL,
   disposeGpuBatch,
+  measureMode,
   type ModelShape,
   type ModeResult,
   MODES,
   NUM_GROUPS,
   randomBatch,
-  runMode,
   uploadBatch,
 } from "./lib/step.ts";
 import {
@@ -166,7 +166,7 @@ for (const name of modelNames) {
   try {
     for (const mode of modes) {
       const t0 = performance.now();
-      const r: ModeResult = await runMode(device, {
+      const r: ModeResult = await measureMode(device, {
         shape,
         mode,
         batch: gpuBatch,

@@ -66,7 +66,7 @@ fn clip_coef(@builtin(local_invocation_id) lid: vec3u) {
 @compute @workgroup_size(WG)
 fn scale_grad(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
               @builtin(num_workgroups) nwg: vec3u) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid.x;
+  let i = grid_index(wid, lid, nwg, WG);
   if (i >= p.n) { return; }
   a[i] = a[i] * b[0];
 }

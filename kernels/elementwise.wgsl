@@ -17,15 +17,11 @@ override WG: u32 = 256u;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-fn index(wid: vec3u, lid: vec3u, nwg: vec3u) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid.x;
-}
-
 // OP: 0 add, 1 sub, 2 mul, 3 alpha*a + beta*b
 @compute @workgroup_size(WG)
 fn binary(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
           @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+  let i = grid_index(wid, lid, nwg, WG);
   if (i >= p.n) { return; }
   let x = a[i];
   let y = b[i % p.period];
@@ -43,7 +39,7 @@ fn binary(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: 
 @compute @workgroup_size(WG)
 fn accumulate(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
               @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+  let i = grid_index(wid, lid, nwg, WG);
   if (i >= p.n) { return; }
   out[i] = out[i] + p.alpha * a[i];
   touch(i);
@@ -53,7 +49,7 @@ fn accumulate(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l
 @compute @workgroup_size(WG)
 fn unary(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
          @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+  let i = grid_index(wid, lid, nwg, WG);
   if (i >= p.n) { return; }
   var r: f32;
   switch OP {
@@ -73,7 +69,7 @@ fn unary(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: v
 @compute @workgroup_size(WG)
 fn unary_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
                   @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+  let i = grid_index(wid, lid, nwg, WG);
   if (i >= p.n) { return; }
   let x = a[i];
   var d: f32;

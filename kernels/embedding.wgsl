@@ -55,14 +55,10 @@ fn clamp_id(v: i32) -> u32 {
   return u32(clamp(v, 0, i32(p.vocab) - 1));
 }
 
-fn index(wid: vec3u, lid: vec3u, nwg: vec3u) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid.x;
-}
-
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
            @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+  let i = grid_index(wid, lid, nwg, WG);
   if (i >= p.n) { return; }
   let t = i / p.dim;
   let d = i - t * p.dim;
@@ -72,7 +68,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid:
 @compute @workgroup_size(WG)
 fn rank(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(num_workgroups) nwg: vec3u) {
-  let t = index(wid, lid, nwg);
+  let t = grid_index(wid, lid, nwg, WG);
   let valid = t < p.tokens;
   var mine = 0u;
   if (valid) { mine = clamp_id(ids[t]); }
@@ -100,7 +96,7 @@ fn rank(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 @compute @workgroup_size(WG)
 fn pieces(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
           @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+  let i = grid_index(wid, lid, nwg, WG);
   if (i >= p.n) { return; }
   let chunk = i / p.dim;
   let d = i - chunk * p.dim;
@@ -126,7 +122,7 @@ fn pieces(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: 
 @compute @workgroup_size(WG)
 fn gather(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
           @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+  let i = grid_index(wid, lid, nwg, WG);
   if (i >= p.n) { return; }
   let t = i / p.dim;
   let d = i - t * p.dim;

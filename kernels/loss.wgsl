@@ -50,14 +50,10 @@ fn nan() -> f32 {
   return bitcast<f32>(0x7fc00000u);
 }
 
-fn grid_index(wid: vec3u, lid: vec3u, nwg: vec3u) -> u32 {
-  return (wid.y * nwg.x + wid.x) * 256u + lid.x;
-}
-
 @compute @workgroup_size(WG)
 fn ce_rows(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u,
            @builtin(num_workgroups) nwg: vec3u) {
-  let row = wid.y * nwg.x + wid.x;
+  let row = workgroup_index(wid, nwg);
   if (row >= p.n) { return; }
   let lid = lid3.x;
   let base = row * p.cols;
@@ -99,7 +95,7 @@ fn ce_mean(@builtin(local_invocation_id) lid3: vec3u) {
 @compute @workgroup_size(256)
 fn ce_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
                @builtin(num_workgroups) nwg: vec3u) {
-  let i = grid_index(wid, lid, nwg);
+  let i = grid_index(wid, lid, nwg, 256u);
   if (i >= p.n) { return; }
   let row = i / p.cols;
   let c = i - row * p.cols;
@@ -119,7 +115,7 @@ fn ce_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) 
 @compute @workgroup_size(256)
 fn mse_diff(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
             @builtin(num_workgroups) nwg: vec3u) {
-  let i = grid_index(wid, lid, nwg);
+  let i = grid_index(wid, lid, nwg, 256u);
   if (i >= p.n) { return; }
   diff[i] = pred[i] - tgt[i];
 }
@@ -127,7 +123,7 @@ fn mse_diff(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid
 @compute @workgroup_size(256)
 fn mse_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
                 @builtin(num_workgroups) nwg: vec3u) {
-  let i = grid_index(wid, lid, nwg);
+  let i = grid_index(wid, lid, nwg, 256u);
   if (i >= p.n) { return; }
   sout[i] = p.alpha * sg[0] * sd[i];
 }

@@ -26,14 +26,10 @@ const WG: u32 = 256u;
 @group(0) @binding(1) var<storage, read> x: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<u32>;
 
-fn index(wid: vec3u, lid: vec3u, nwg: vec3u) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid.x;
-}
-
 @compute @workgroup_size(WG)
 fn permute(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
            @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+  let i = grid_index(wid, lid, nwg, WG);
   if (i >= p.n) { return; }
   var rest = i;
   let i3 = rest % p.dims.w;
@@ -48,7 +44,7 @@ fn permute(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid:
 @compute @workgroup_size(WG)
 fn narrow(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
           @builtin(num_workgroups) nwg: vec3u) {
-  let k = index(wid, lid, nwg);
+  let k = grid_index(wid, lid, nwg, WG);
   if (k >= p.n) { return; }
   let i = k % p.inner;
   let r = k / p.inner;
@@ -60,7 +56,7 @@ fn narrow(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: 
 @compute @workgroup_size(WG)
 fn pad(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
        @builtin(num_workgroups) nwg: vec3u) {
-  let k = index(wid, lid, nwg);
+  let k = grid_index(wid, lid, nwg, WG);
   if (k >= p.n) { return; }
   let i = k % p.inner;
   let r = k / p.inner;
@@ -74,7 +70,7 @@ fn pad(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec
 @compute @workgroup_size(WG)
 fn place(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
          @builtin(num_workgroups) nwg: vec3u) {
-  let k = index(wid, lid, nwg);
+  let k = grid_index(wid, lid, nwg, WG);
   if (k >= p.n) { return; }
   let i = k % p.inner;
   let r = k / p.inner;

@@ -1,4 +1,5 @@
-// Softmax over the last axis of x [rows, S], of z = scale · x + mask, where the additive mask
+// Softmax over the last axis of x [rows, S], of z = scale · x + mask (+ an optional causal mask,
+// see Params), where the additive mask
 // [M, S] is broadcast over rows: row r uses mask row r / rows_per_mask (HF BERT's extended
 // attention mask [B, 1, 1, Sk] over scores [B, H, Sq, Sk]: rows_per_mask = H · Sq).
 // One workgroup per row (2-D grid of workgroups for > 65535 rows), shared-memory reductions.
@@ -13,6 +14,10 @@ struct Params {
   cols: u32,
   rows_per_mask: u32, // 0 = no mask (the mask binding then holds a dummy buffer)
   scale: f32,
+  // Causal masking (decoders): 0 = off; else row r is query (r % queries) + offset, and keys
+  // c > that index get -FLT_MAX (HF's causal mask; offset = keys − queries with a KV cache).
+  queries: u32,
+  offset: u32,
 }
 
 override WG: u32 = 128u; // threads per row: a power of two, chosen from S by the op
@@ -34,6 +39,7 @@ fn neg_max() -> f32 {
 }
 
 fn z_at(i: u32, m: u32) -> f32 {
+  if (p.queries != 0u && i % p.cols > (i / p.cols) % p.queries + p.offset) { return neg_max(); }
   var v = p.scale * x[i];
   if (p.rows_per_mask != 0u) { v += mask[m]; }
   return max(v, neg_max());
@@ -42,7 +48,7 @@ fn z_at(i: u32, m: u32) -> f32 {
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u,
            @builtin(num_workgroups) nwg: vec3u) {
-  let row = wid.y * nwg.x + wid.x;
+  let row = workgroup_index(wid, nwg);
   if (row >= p.rows) { return; }
   let lid = lid3.x;
   let base = row * p.cols;
@@ -64,7 +70,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3
 @compute @workgroup_size(WG)
 fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u,
             @builtin(num_workgroups) nwg: vec3u) {
-  let row = wid.y * nwg.x + wid.x;
+  let row = workgroup_index(wid, nwg);
   if (row >= p.rows) { return; }
   let lid = lid3.x;
   let base = row * p.cols;

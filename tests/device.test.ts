@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Device } from "../src/runtime/device.ts";
+import { defineKernel } from "../src/runtime/kernel.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { testDevice } from "./helpers/gpu.ts";
 
@@ -27,6 +28,9 @@ Deno.test("adapter facts, raised limits and a cached pipeline per variant", asyn
   const a = device.pipeline("t.wgsl", code, { V: 1 });
   assert.equal(device.pipeline("t.wgsl", code, { V: 1 }), a);
   assert.notEqual(device.pipeline("t.wgsl", code, { V: 2 }), a);
+  // The cache keys on the code: the same label with other code is another pipeline.
+  const other = code.replace("o[0] = V;", "o[0] = V + 1.0;");
+  assert.notEqual(device.pipeline("t.wgsl", other, { V: 1 }), a);
 });
 
 Deno.test("memory accounting: live, peak, pool reuse by size class", async () => {
@@ -52,13 +56,13 @@ Deno.test("a WebGPU validation error is raised with its reason at the next sync"
   const device = await testDevice();
   const code = "@group(0) @binding(1) var<storage, read_write> o: array<f32>;\n" +
     "@compute @workgroup_size(1) fn main() { o[0] = 1.0; }";
-  const pipeline = device.pipeline("bad.wgsl", code);
+  const kernel = defineKernel({ name: "bad.wgsl", code, bindings: ["o"] });
   // Binding a MAP_READ buffer as storage is invalid.
   const wrong = device.gpu.createBuffer({
     size: 16,
     usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
   });
-  device.dispatch({ pipeline, buffers: [wrong], workgroups: [1] });
+  kernel.launch(device, { bindings: { o: wrong }, workgroups: [1] });
   await assert.rejects(() => device.sync(), /WebGPU error/);
   wrong.destroy();
   await device.sync();

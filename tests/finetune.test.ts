@@ -4,7 +4,7 @@ import { testDevice } from "./helpers/gpu.ts";
 import { BertConfig } from "../src/models/bert/config.ts";
 import { BertForSequenceClassification } from "../src/models/bert/modeling_bert.ts";
 import { PreTrainedTokenizer } from "../src/data/auto_tokenizer.ts";
-import { type FinetuneOptions, prepareData, runMode } from "../src/train/job.ts";
+import { type FinetuneOptions, prepareData, runFinetune } from "../src/train/job.ts";
 import { NonFiniteLossError } from "../src/train/trainer.ts";
 import { loadSafetensors } from "../src/io/safetensors.ts";
 import { listCheckpoints } from "../src/train/checkpoint_io.ts";
@@ -83,7 +83,7 @@ function options(
 
 const quiet = () => {};
 
-for (const mode of ["full", "velora"] as const) {
+for (const mode of ["full", "velora", "lora-velora"] as const) {
   Deno.test(`--resume after an interruption gives the same model as an uninterrupted run (${mode})`, async () => {
     const device = await testDevice();
     const tmp = await Deno.makeTempDir();
@@ -91,23 +91,30 @@ for (const mode of ["full", "velora"] as const) {
       const model = await writeTinyModel(tmp);
       const o = options(model, await writeTask(tmp));
       const data = await prepareData(o);
-      const a = await runMode(device, mode, o, data, join(tmp, "a"), false, quiet);
+      const a = await runFinetune(device, mode, o, data, join(tmp, "a"), { log: quiet });
       // Interrupted at step 4 (a checkpoint exists at 4), then resumed to step 6.
-      await runMode(
-        device,
-        mode,
-        o,
-        data,
-        join(tmp, "b"),
-        false,
-        quiet,
-        (s) => s.global_step === 4,
-      );
+      await runFinetune(device, mode, o, data, join(tmp, "b"), {
+        log: quiet,
+        onStepEnd: (s) => s.global_step === 4,
+      });
       assert.deepEqual((await listCheckpoints(join(tmp, "b"))).map((c) => c.step), [2, 4]);
-      const b = await runMode(device, mode, o, data, join(tmp, "b"), true, quiet);
+      const b = await runFinetune(device, mode, o, data, join(tmp, "b"), {
+        resume: true,
+        log: quiet,
+      });
       assert.equal(b.metrics.steps, 6);
-      const wa = await loadSafetensors(join(tmp, "a", "model.safetensors"));
-      const wb = await loadSafetensors(join(tmp, "b", "model.safetensors"));
+      // The LoRA modes save an adapter folder (PEFT names), the others the whole model.
+      const file = mode === "lora-velora" ? "adapter_model.safetensors" : "model.safetensors";
+      const wa = await loadSafetensors(join(tmp, "a", file));
+      const wb = await loadSafetensors(join(tmp, "b", file));
+      assert.ok(wa.size > 0);
+      if (mode === "lora-velora") {
+        assert.ok([...wa.keys()].every((k) => k.startsWith("base_model.model.")));
+        assert.ok(wa.has("base_model.model.classifier.weight"), "the head is saved too");
+        const cfg = JSON.parse(await Deno.readTextFile(join(tmp, "b", "adapter_config.json")));
+        assert.equal(cfg.base_model_name_or_path, model);
+        assert.deepEqual(cfg.velora_config.num_groups, 4);
+      }
       for (const [name, t] of wa) assert.deepEqual(wb.get(name)!.data, t.data, `${name} identical`);
       assert.deepEqual(b.metrics.log_history, a.metrics.log_history);
       const metrics = JSON.parse(await Deno.readTextFile(join(tmp, "b", "metrics.json")));
@@ -141,9 +148,10 @@ Deno.test("a NaN loss stops training with a clear message and leaves the checkpo
     const o = options(model, await writeTask(tmp), { lr: 1e30, saveSteps: 1, maxSteps: 8 });
     const data = await prepareData(o);
     await assert.rejects(
-      () => runMode(device, "full", o, data, join(tmp, "out"), false, quiet),
+      () => runFinetune(device, "full", o, data, join(tmp, "out"), { log: quiet }),
       (e: Error) =>
-        e instanceof NonFiniteLossError && /loss became (NaN|Infinity|-Infinity)/.test(e.message),
+        e instanceof NonFiniteLossError &&
+        /training diverged: .* became Inf or NaN/.test(e.message),
     );
     for (const c of await listCheckpoints(join(tmp, "out"))) {
       const w = await loadSafetensors(join(c.path, "model.safetensors"));

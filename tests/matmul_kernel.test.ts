@@ -1,16 +1,11 @@
-// encodeMatmul against a plain f64 reference, driven through the project's Device (pipeline and
-// uniform caches, compute pass) as matmulInto does. All cases are encoded into one compute pass and
+// launchMatmul against a plain f64 reference, launched on the project's Device through the kernel
+// layer as matmulInto does. All cases are encoded into one compute pass and
 // read back together (one GPU wait); most force the small 8x8 tile (the loaders and the epilogue
 // are shared by every tile) so few pipelines compile.
 import assert from "node:assert/strict";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { testDevice } from "./helpers/gpu.ts";
-import {
-  chooseMatmulTile,
-  encodeMatmul,
-  encodeMatmulWithTile,
-  type MatmulTile,
-} from "../src/ops/matmul_kernel.ts";
+import { chooseMatmulTile, launchMatmul, type MatmulTile } from "../src/ops/matmul_kernel.ts";
 
 interface Case {
   name: string;
@@ -27,7 +22,7 @@ interface Case {
   gelu?: boolean;
   alpha?: number;
   accumulate?: boolean;
-  /** Force a register tile; undefined = encodeMatmul's own choice. */
+  /** Force a register tile; undefined = launchMatmul's own choice. */
   tile?: MatmulTile | "auto";
 }
 
@@ -200,15 +195,12 @@ CASES.push(
     tile: "32x32",
   },
   { name: "NN 17x132x12 (16x16 tile)", m: 17, n: 132, k: 12, tile: "16x16" },
-  // encodeMatmul's own choice.
+  // launchMatmul's own choice.
   { name: "NT 40x24x12 (auto)", m: 40, n: 24, k: 12, transB: true, tile: "auto" },
 );
 
-Deno.test("encodeMatmul matches an f64 reference (all transposes, batch, bias, gelu, alpha, accumulate)", async () => {
+Deno.test("launchMatmul matches an f64 reference (all transposes, batch, bias, gelu, alpha, accumulate)", async () => {
   const device = await testDevice();
-  const getPipeline = (key: string, code: string, constants: Record<string, number>) =>
-    device.pipeline(key, code, constants);
-  const getUniform = (data: ArrayBuffer) => device.uniform(data);
   const tensors: Tensor[] = [];
   const upload = (data: Float32Array) => {
     const t = Tensor.from(device, data, [data.length]);
@@ -227,10 +219,10 @@ Deno.test("encodeMatmul matches an f64 reference (all transposes, batch, bias, g
     const { out, scale } = reference(c, a, b, bias, c0);
     const cT = upload(c0);
     const args = {
-      a: upload(a).buffer,
-      b: upload(b).buffer,
-      c: cT.buffer,
-      bias: bias ? upload(bias).buffer : undefined,
+      a: upload(a),
+      b: upload(b),
+      c: cT,
+      bias: bias ? upload(bias) : undefined,
       batch,
       m,
       n,
@@ -248,12 +240,7 @@ Deno.test("encodeMatmul matches an f64 reference (all transposes, batch, bias, g
   });
   device.gpu.pushErrorScope("validation");
   for (const { c, args } of pending) {
-    if (c.tile === "auto") {
-      encodeMatmul(device.gpu, device.computePass(), getPipeline, getUniform, args);
-    } else {
-      encodeMatmulWithTile(device.gpu, device.computePass(), getPipeline, getUniform, args, c.tile);
-    }
-    device.noteQueued();
+    launchMatmul(device, args, c.tile === "auto" ? undefined : c.tile);
   }
   device.flush();
   const err = await device.gpu.popErrorScope();

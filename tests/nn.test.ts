@@ -14,9 +14,9 @@ import {
   Linear,
   Module,
   ModuleList,
-  nn,
   parameter,
 } from "../src/nn/mod.ts";
+import { nn } from "../mod.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 import { assertClose, randomArray, rng, testDevice } from "./helpers/gpu.ts";
 import { gradcheck } from "./helpers/gradcheck.ts";

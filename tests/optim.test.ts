@@ -92,6 +92,39 @@ Deno.test("AdamW matches the PyTorch update formula in f64 for 3 steps", async (
   assert.equal(device.memory.liveBytes, base);
 });
 
+Deno.test("AdamW steps create no GPU buffers after the first (per-step scalars reuse one buffer)", async () => {
+  // Issue 12: bias corrections and a scheduled lr change every step; as uniforms (cached by
+  // value) they made a new GPU buffer per parameter size and step.
+  const device = await testDevice();
+  const params = [[7], [2, 3], [5, 4]].map((shape, i) => {
+    const n = shape.reduce((a, b) => a * b);
+    const p = Tensor.from(device, randomArray(n, 200 + i, -1, 1), shape, {
+      category: "parameter",
+      requiresGrad: true,
+    });
+    setGrad(p, randomArray(n, 300 + i, -1, 1));
+    return p;
+  });
+  const opt = new AdamW(params, { weight_decay: 0.01 });
+  const clip = Tensor.from(device, [0.5], []);
+  opt.step({ gradScale: clip });
+  const buffers = device.buffersCreated;
+  const uniformBytes = device.memory.uniformBytes;
+  const live = device.memory.liveBytes;
+  for (let step = 1; step <= 25; step++) {
+    opt.lr = 1e-3 * (1 - step / 30); // a linear decay, as the trainer's schedule
+    opt.step({ gradScale: clip });
+  }
+  await device.sync();
+  assert.equal(device.buffersCreated - buffers, 0, "GPU buffers created by 25 more steps");
+  assert.equal(device.memory.uniformBytes, uniformBytes, "uniform bytes stay constant");
+  assert.equal(device.memory.liveBytes, live);
+  opt.zero_grad();
+  opt.dispose();
+  clip.dispose();
+  params.forEach((p) => p.dispose());
+});
+
 Deno.test("AdamW state_dict / load_state_dict resumes exactly", async () => {
   const device = await testDevice();
   const base = device.memory.liveBytes;

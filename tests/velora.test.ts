@@ -10,6 +10,7 @@ import { BertForSequenceClassification } from "../src/models/bert/modeling_bert.
 import { applyVeLoRA, removeVeLoRA, veloraLayers } from "../src/velora/apply.ts";
 import { VeLoRALinear } from "../src/velora/velora_linear.ts";
 import { loadVeLoRA, saveVeLoRA } from "../src/velora/sidecar.ts";
+import { loadExtraState, saveExtraState } from "../src/nn/extra_state_io.ts";
 import { loadSafetensors } from "../src/io/safetensors.ts";
 import { assertClose, testDevice } from "./helpers/gpu.ts";
 import { assertTensorClose, checkTrainingStep, loadInputs } from "./helpers/bert.ts";
@@ -178,7 +179,7 @@ Deno.test("activation memory falls by exactly the freed inputs minus the z's", a
   vd.dispose();
 });
 
-Deno.test("eval and no-grad forwards neither initialise v nor store anything", async () => {
+Deno.test("no-grad forwards store nothing; eval with grad is the plain linear with the exact weight gradient", async () => {
   const device = await testDevice();
   const model = await bert();
   applyVeLoRA(model, { target_modules: SIX, num_groups: 8 });
@@ -187,21 +188,62 @@ Deno.test("eval and no-grad forwards neither initialise v nor store anything", a
   model.eval();
   const logits = noGrad(() => tidy(() => model.forward(inp).logits.keep()));
   assert.equal(device.memory.byCategory.activation, 0);
-  // Eval mode with grad enabled: the VeLoRA layers themselves save nothing.
-  const q = model.bert.encoder.layer[0].attention.self.query;
-  const x = Tensor.from(device, new Float32Array(2 * 32).fill(0.5), [2, 32], {
-    requiresGrad: true,
-  });
-  const y = tidy(() => q.forward(x).keep());
-  assert.equal(device.memory.byCategory.activation, 0);
-  const l = tidy(() => sum(y).keep());
-  l.backward();
-  assert.ok(x.grad, "the input still gets its gradient");
-  [x, y, l, x.grad!].forEach((t) => t.dispose());
-  assert.ok(veloraLayers(model).every(([, l]) => l.v === null));
+  // Eval mode with grad enabled (official code and PEFT): the input is kept, and the weight
+  // gets the exact gradient dYᵀX, equal to a plain nn.Linear's.
+  const q = model.bert.encoder.layer[0].attention.self.query as unknown as VeLoRALinear;
+  const data = Float32Array.from({ length: 3 * 32 }, (_, i) => Math.sin(i * 0.37));
+  const grads = async (layer: { forward(x: Tensor): Tensor; weight: Tensor }) => {
+    const x = Tensor.from(device, data, [3, 32], { requiresGrad: true });
+    const y = tidy(() => layer.forward(x).keep());
+    const saved = device.memory.byCategory.activation;
+    const l = tidy(() => sum(mul(y, y)).keep());
+    l.backward();
+    const out = {
+      saved,
+      dw: (await layer.weight.grad!.toArray()) as Float32Array,
+      dx: (await x.grad!.toArray()) as Float32Array,
+    };
+    [x, y, l, x.grad!].forEach((t) => t.dispose());
+    layer.weight.grad!.dispose();
+    layer.weight.grad = null;
+    return out;
+  };
+  const viaVelora = await grads(q);
+  const viaPlain = await grads(q.base_layer);
+  assert.equal(viaVelora.saved, 3 * 32 * 4, "eval with grad keeps the input");
+  assertClose(viaVelora.dw, viaPlain.dw, { rtol: 0, atol: 0, what: "eval dW is exact" });
+  assertClose(viaVelora.dx, viaPlain.dx, { rtol: 0, atol: 0, what: "eval dX" });
+  assert.ok(veloraLayers(model).every(([, l]) => l.v === null), "eval never initialises v");
+  model.zero_grad();
   logits.dispose();
   Object.values(inp).forEach((t) => t.dispose());
   model.dispose();
+});
+
+Deno.test("the fallback-flag check of one forward is a single readback", async () => {
+  const device = await testDevice();
+  const model = await bert();
+  const report = applyVeLoRA(model, { target_modules: SIX, num_groups: 8 });
+  const inp = await loadInputs(device);
+  const read = device.read.bind(device);
+  let reads = 0;
+  device.read = (...a: Parameters<typeof device.read>) => {
+    reads++;
+    return read(...a);
+  };
+  try {
+    const loss = tidy(() => model.forward({ ...inp, labels: inp.labels }).loss!.keep());
+    await new Promise((r) => setTimeout(r, 0));
+    await device.sync();
+    // 8 initialisations (2 layers × q/k/v shared, attention output, intermediate, output).
+    assert.equal(reads, 1, "one readback for the 8 initialisations");
+    assert.ok(report.sharing, "the sharing object is owned by the report");
+    loss.dispose();
+  } finally {
+    device.read = read;
+    Object.values(inp).forEach((t) => t.dispose());
+    model.dispose();
+  }
 });
 
 Deno.test("matching errors list candidates; removeVeLoRA restores plain layers", async () => {
@@ -294,6 +336,73 @@ Deno.test("init types: once freezes v, batch_average follows each batch, ema ble
   const random = await vAfter("random");
   assertClose([Math.hypot(...random[0])], [1], { rtol: 1e-6, what: "random unit norm" });
   assertClose(random[1], random[0], { rtol: 0, atol: 0, what: "random fixed" });
+});
+
+Deno.test("init_type random: an independent v per layer, fixed by the seed and the layer's name", async () => {
+  const device = await testDevice();
+  const vOf = async (seed: number) => {
+    const model = await bert();
+    applyVeLoRA(model, { target_modules: SIX, num_groups: 8, init_type: "random", seed });
+    const inp = await loadInputs(device);
+    const loss = tidy(() => model.forward({ ...inp, labels: inp.labels }).loss!.keep());
+    loss.backward();
+    const out = new Map<string, number[]>();
+    for (const [name, l] of veloraLayers(model)) out.set(name, [...await l.v!.toArray()]);
+    [loss, ...Object.values(inp)].forEach((t) => t.dispose());
+    model.dispose();
+    return out;
+  };
+  const a = await vOf(3);
+  const distinct = new Set([...a.values()].map((v) => v.join(",")));
+  assert.equal(distinct.size, a.size, "every layer draws its own v (no sharing of random v)");
+  for (const v of a.values()) assertClose([Math.hypot(...v)], [1], { rtol: 1e-6, what: "|v|" });
+  const again = await vOf(3);
+  for (const [name, v] of a) assert.deepEqual(again.get(name), v, `${name}: same seed, same v`);
+  const other = await vOf(4);
+  for (const [name, v] of a) assert.notDeepEqual(other.get(name), v, `${name}: seed changes v`);
+});
+
+Deno.test("v travels through the generic extra-state protocol (no plugin import to save/resume)", async () => {
+  const device = await testDevice();
+  const model = await bert();
+  applyVeLoRA(model, { target_modules: SIX, num_groups: 8 });
+  const names = new Set(model.state_dict().keys());
+  const inp = await loadInputs(device);
+  const loss = tidy(() => model.forward({ ...inp, labels: inp.labels }).loss!.keep());
+  loss.backward();
+  loss.dispose();
+  const extra = model.extra_state_dict();
+  assert.equal(extra.size, 12);
+  assert.ok(extra.has("bert.encoder.layer.0.attention.self.query._extra_state"));
+  assert.deepEqual(new Set(model.state_dict().keys()), names, "state_dict keys unchanged");
+  const dir = await Deno.makeTempDir();
+  try {
+    assert.equal(await saveExtraState(model, dir), true);
+    const again = await bert();
+    await assert.rejects(() => loadExtraState(again, dir), /Unexpected key\(s\)/);
+    applyVeLoRA(again, { target_modules: SIX, num_groups: 8 });
+    await loadExtraState(again, dir);
+    const a = new Map(veloraLayers(model));
+    for (const [name, l] of veloraLayers(again)) {
+      assert.ok(l.initialized);
+      assert.deepEqual(await l.v!.toArray(), await a.get(name)!.v!.toArray());
+    }
+    const q = again.bert.encoder.layer[0].attention.self.query as unknown as VeLoRALinear;
+    const k = again.bert.encoder.layer[0].attention.self.key as unknown as VeLoRALinear;
+    assert.equal(q.v!.storage, k.v!.storage, "equal v vectors are shared again after loading");
+    const empty = await Deno.makeTempDir();
+    await assert.rejects(() => loadExtraState(again, empty), /extra_state\.safetensors: missing/);
+    await Deno.remove(empty);
+    const wrong = await bert();
+    applyVeLoRA(wrong, { target_modules: SIX, num_groups: 4 });
+    await assert.rejects(() => loadExtraState(wrong, dir), /saved num_groups 8 differs/);
+    wrong.dispose();
+    again.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    Object.values(inp).forEach((t) => t.dispose());
+    model.dispose();
+  }
 });
 
 Deno.test("a forward frees its intermediates as it goes: peak ≈ saved activations", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Tensor } from "../src/tensor/tensor.ts";
-import { initV, project, weightGrad } from "../src/velora/kernels.ts";
+import { initV, project, weightGrad } from "../src/velora/projection.ts";
 import { loadSafetensors } from "../src/io/safetensors.ts";
 import { assertClose, testDevice } from "./helpers/gpu.ts";
 

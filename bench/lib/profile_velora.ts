@@ -14,7 +14,7 @@
 import { type Device, Tensor, tidy } from "../../mod.ts";
 import { matmulInto } from "../../src/ops/matmul.ts";
 import { sumRows } from "../../src/ops/reduce.ts";
-import { initV, project, type SubTokenShape, weightGrad } from "../../src/velora/kernels.ts";
+import { initV, project, type SubTokenShape, weightGrad } from "../../src/velora/projection.ts";
 import { subTokenShape } from "../../src/velora/velora_linear.ts";
 import { cpuClock, othersLoad } from "./cpu.ts";
 import {
@@ -28,7 +28,8 @@ import {
   randomBatch,
   uploadBatch,
 } from "./step.ts";
-import { AdamW, clipGradNormCoef } from "../../mod.ts";
+import { AdamW } from "../../mod.ts";
+import { trainStep } from "../../src/train/step.ts";
 
 /** One kernel timing. */
 export interface KernelTiming {
@@ -203,19 +204,22 @@ export async function profilePhases(
     const c0 = cpuClock();
     const w0 = performance.now();
     for (let i = 0; i < steps + 1; i++) {
+      // The Trainer's step, with a GPU wait after the forward and after the backward.
       const t0 = performance.now();
-      const loss = tidy(() => model.forward(batch).loss!.keep());
-      await device.sync();
-      const t1 = performance.now();
-      loss.backward();
-      await device.sync();
-      const t2 = performance.now();
-      const clip = clipGradNormCoef(params, 1);
-      opt.step({ gradScale: clip.clipCoef });
-      clip.totalNorm.dispose();
-      clip.clipCoef.dispose();
-      opt.zero_grad();
-      loss.dispose();
+      let t1 = t0;
+      let t2 = t0;
+      const r = await trainStep({ model, optimizer: opt, params, max_grad_norm: 1 }, [batch], {
+        afterForward: async () => {
+          await device.sync();
+          t1 = performance.now();
+        },
+        afterBackward: async () => {
+          await device.sync();
+          t2 = performance.now();
+        },
+      });
+      r.losses.forEach((l) => l.dispose());
+      r.gradNorm.dispose();
       await device.sync();
       const t3 = performance.now();
       if (i === 0) continue; // compiles, VeLoRA init

@@ -6,7 +6,7 @@
  */
 
 import { formatBytes, formatRatio } from "../../src/train/report/table.ts";
-import { writeJsonAtomic } from "../../src/train/job.ts";
+import { writeAtomic, writeJsonAtomic } from "../../src/util/write_atomic.ts";
 import { dirname } from "node:path";
 
 /** One row of `bench/results.json` (extra fields are diagnostics). */
@@ -148,14 +148,7 @@ export async function writeResultsMarkdown(
   text = i >= 0 && j > i
     ? text.slice(0, i) + block + text.slice(j + END.length)
     : `${text.trimEnd()}\n\n## Training step (\`bench/train_step.ts\`)\n\n${block}\n`;
-  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    await Deno.writeTextFile(tmp, text);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
+  await writeAtomic(path, text);
   // Keep the file as `deno fmt` wants it (padded table, wrapped notes) so `deno task check`
   // stays clean; harmless when it fails (the content is the same).
   await new Deno.Command(Deno.execPath(), {

@@ -1,8 +1,8 @@
 /**
  * One training-step benchmark of a BERT for sequence classification in one mode (full, VeLoRA,
- * gradient checkpointing): the step of `src/train/trainer.ts` (forward with labels in `tidy`,
- * backward, global-norm clip coefficient fed to `AdamW.step({gradScale})`, zero_grad), one GPU
- * wait per step, median step time after warm-up, peak and activation bytes.
+ * gradient checkpointing): the Trainer's own `trainStep` (`src/train/step.ts`: forward with
+ * labels in `tidy`, backward, global-norm clip coefficient fed to `AdamW.step({gradScale})`,
+ * zero_grad), one GPU wait per step, median step time after warm-up, peak and activation bytes.
  *
  * @module
  */
@@ -12,11 +12,10 @@ import {
   applyVeLoRA,
   BertConfig,
   BertForSequenceClassification,
-  clipGradNormCoef,
   type Device,
   Tensor,
-  tidy,
 } from "../../mod.ts";
+import { trainStep } from "../../src/train/step.ts";
 import { VELORA_PRESETS } from "../../src/train/job.ts";
 import { cpuClock, othersLoad } from "./cpu.ts";
 import { mulberry32 } from "../../src/util/rng.ts";
@@ -157,8 +156,8 @@ export interface ModeResult {
   velora_layers: number;
 }
 
-/** Options of {@linkcode runMode}. */
-export interface RunModeOptions {
+/** Options of {@linkcode measureMode}. */
+export interface MeasureModeOptions {
   /** Model shapes. */
   shape: ModelShape;
   /** Mode. */
@@ -219,7 +218,7 @@ export function buildBenchModel(
 }
 
 /** Builds a fresh model in `mode`, trains warmup + steps steps, measures, frees everything. */
-export async function runMode(device: Device, o: RunModeOptions): Promise<ModeResult> {
+export async function measureMode(device: Device, o: MeasureModeOptions): Promise<ModeResult> {
   const log = o.log ?? (() => {});
   await device.sync();
   device.emptyCache();
@@ -236,17 +235,10 @@ export async function runMode(device: Device, o: RunModeOptions): Promise<ModeRe
   const step = async (keepLoss: boolean): Promise<number> => {
     const c0 = cpuClock();
     const t0 = performance.now();
-    const loss = tidy(() => {
-      const out = model.forward(batch);
-      return out.loss!.keep();
-    });
-    activation = Math.max(activation, device.memory.byCategory.activation);
-    loss.backward();
-    const clip = clipGradNormCoef(plain, 1.0);
-    optimizer.step({ gradScale: clip.clipCoef });
-    clip.totalNorm.dispose();
-    clip.clipCoef.dispose();
-    optimizer.zero_grad();
+    const r = await trainStep({ model, optimizer, params: plain, max_grad_norm: 1 }, [batch]);
+    const [loss] = r.losses;
+    r.gradNorm.dispose();
+    activation = Math.max(activation, r.activationBytes);
     if (keepLoss) {
       lastLoss?.dispose();
       lastLoss = loss;

@@ -1,8 +1,8 @@
 import type { Tensor } from "../tensor/tensor.ts";
-import { accumulate, add, clone, full } from "../ops/basic.ts";
+import { accumulateLeaf, seedGradient, settleLeafGradients, sumGradients } from "../tensor/grad.ts";
 import { tidy } from "../tensor/scope.ts";
 import { noGrad } from "./grad_mode.ts";
-import { type GradNode, releaseGraph } from "./node.ts";
+import type { GradNode } from "./node.ts";
 
 /** Nodes reachable from `root`, in reverse topological order (outputs before inputs). */
 function reverseTopo(root: GradNode): GradNode[] {
@@ -29,46 +29,14 @@ function reverseTopo(root: GradNode): GradNode[] {
   return order.reverse();
 }
 
-/** `prev + g`, in place when `prev` owns its buffer; consumes both handles' ownership. */
-function sum(prev: Tensor, g: Tensor): Tensor {
-  if (prev.storage.refs === 1) {
-    accumulate(prev, g);
-    g.dispose();
-    return prev;
-  }
-  const out = add(prev, g);
-  prev.dispose();
-  g.dispose();
-  return out;
-}
-
-/** Adds `g` into a leaf's `.grad`, taking ownership of `g`'s handle. */
-function accumulateLeaf(leaf: Tensor, g: Tensor, touched: Set<Tensor>): void {
-  leaf.grad = (leaf.grad && !leaf.grad.isDisposed ? sum(leaf.grad, g) : g).keep();
-  touched.add(leaf);
-}
-
-/** See {@linkcode Tensor.backward}. */
+/**
+ * Backpropagates from `root` (see `Tensor.backward`): runs every node's backward function in
+ * reverse topological order, each inside `tidy`, releasing its saved tensors right after.
+ * `Tensor.backward()` reaches this through its node ({@linkcode GradNode.runBackward}), so the
+ * tensor layer never imports the engine.
+ */
 export function runBackward(root: Tensor, gradient?: Tensor): void {
-  if (!root.requiresGrad) {
-    throw new Error("backward(): tensor does not require grad and has no grad_fn");
-  }
-  let seed: Tensor;
-  if (gradient) {
-    if (gradient.shape.join() !== root.shape.join()) {
-      throw new Error(
-        `backward(): gradient shape [${gradient.shape}] does not match tensor shape [${root.shape}]`,
-      );
-    }
-    seed = gradient.view();
-  } else {
-    if (root.numel !== 1) {
-      throw new Error(
-        `backward(): grad can be implicitly created only for scalar outputs, got [${root.shape}]`,
-      );
-    }
-    seed = full(root.device, root.shape, 1);
-  }
+  const seed = seedGradient(root, gradient);
   noGrad(() => {
     const touched = new Set<Tensor>();
     if (!root.gradFn) {
@@ -102,7 +70,7 @@ export function runBackward(root: Tensor, gradient?: Tensor): void {
             const handle = gi.view(); // one handle per destination: gradients may alias
             if (input.gradFn) {
               const prev = grads.get(input.gradFn);
-              grads.set(input.gradFn, prev ? sum(prev, handle) : handle);
+              grads.set(input.gradFn, prev ? sumGradients(prev, handle) : handle);
             } else accumulateLeaf(input, handle, touched);
           });
           for (const t of inGrads) if (t && !produced.has(t)) t.dispose();
@@ -115,14 +83,20 @@ export function runBackward(root: Tensor, gradient?: Tensor): void {
         releaseGraph(root);
       }
     }
-    // A leaf grad must own its buffer: accumulating in place into a shared one would change
-    // another tensor's gradient.
-    for (const leaf of touched) {
-      const g = leaf.grad!;
-      if (g.storage.refs > 1) {
-        leaf.grad = clone(g, "gradient").keep();
-        g.dispose();
-      } else g.storage.setCategory("gradient");
-    }
+    settleLeafGradients(touched);
   });
+}
+
+/** Frees every saved tensor of the graph behind `root` without running backward. */
+export function releaseGraph(root: Tensor): void {
+  const stack = [root];
+  const seen = new Set<GradNode>();
+  while (stack.length) {
+    const node = stack.pop()!.gradFn;
+    if (!node || seen.has(node)) continue;
+    seen.add(node);
+    for (const s of node.saved) s.release();
+    node.released = true;
+    for (const t of node.inputs) if (t) stack.push(t);
+  }
 }

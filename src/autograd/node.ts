@@ -1,5 +1,6 @@
 import type { Tensor } from "../tensor/tensor.ts";
 import { isGradEnabled } from "./grad_mode.ts";
+import { runBackward } from "./engine.ts";
 
 /**
  * A tensor kept for backward. Its storage counts as "activation" memory until {@linkcode release}
@@ -39,23 +40,53 @@ export class SavedTensor {
 /** Computes input gradients from the output gradient (same order as `inputs`; null = none). */
 export type BackwardFn = (gradOutput: Tensor) => (Tensor | null | undefined)[];
 
-/** One recorded operation of the autograd graph (PyTorch's `grad_fn`). */
-export interface GradNode {
-  /** Op name, e.g. "MatmulBackward". */
-  readonly name: string;
-  /** The op's tensor inputs (for traversal; only `saved` keeps buffers alive). */
-  readonly inputs: readonly (Tensor | null)[];
-  /** Tensors this op keeps for backward. */
-  readonly saved: SavedTensor[];
+/**
+ * One recorded operation of the autograd graph (PyTorch's `grad_fn`). Tensors know their node
+ * by type only: `Tensor.backward()` and `Tensor.dispose()` reach the engine and the graph's
+ * reference counting through this object's methods, so the tensor layer imports no autograd code.
+ */
+export class GradNode {
   /** Set once backward has run and `saved` was released. */
-  released: boolean;
+  released = false;
   /**
    * Live users: the output tensor's handle plus every unreleased node that reads the output.
    * At 0 nobody can backpropagate through this node any more, so its saved tensors are freed.
    */
-  users: number;
-  /** The gradient function. */
-  readonly backward: BackwardFn;
+  users = 1;
+
+  /** @internal Created by {@linkcode record}. */
+  constructor(
+    /** Op name, e.g. "MatmulBackward". */
+    readonly name: string,
+    /** The op's tensor inputs (for traversal; only `saved` keeps buffers alive). */
+    readonly inputs: readonly (Tensor | null)[],
+    /** Tensors this op keeps for backward. */
+    readonly saved: SavedTensor[],
+    /** The gradient function. */
+    readonly backward: BackwardFn,
+  ) {}
+
+  /** Backpropagates from `root`, this node's output (see `Tensor.backward`). */
+  runBackward(root: Tensor, gradient?: Tensor): void {
+    runBackward(root, gradient);
+  }
+
+  /**
+   * Drops one user (see {@linkcode GradNode.users}); at 0 the saved tensors are freed and the
+   * inputs' nodes lose a user in turn. This frees the graph of a forward that is discarded
+   * without backward (an eval forward with grad enabled, an abandoned step), like PyTorch's
+   * reference counting.
+   */
+  dropUser(): void {
+    const stack: GradNode[] = [this];
+    while (stack.length) {
+      const n = stack.pop()!;
+      if (--n.users > 0 || n.released) continue;
+      for (const s of n.saved) s.release();
+      n.released = true;
+      for (const t of n.inputs) if (t?.gradFn) stack.push(t.gradFn);
+    }
+  }
 }
 
 /** Saves a tensor for backward inside {@linkcode record}'s `build` callback. */
@@ -80,38 +111,7 @@ export function record(
     return s;
   });
   out.requiresGrad = true;
-  out.gradFn = { name, inputs, saved, released: false, backward, users: 1 };
+  out.gradFn = new GradNode(name, inputs, saved, backward);
   for (const t of inputs) if (t?.gradFn) t.gradFn.users++;
   return out;
-}
-
-/**
- * Drops one user of `node` (see {@linkcode GradNode.users}); at 0 its saved tensors are freed and
- * its inputs' nodes lose a user in turn. This frees the graph of a forward that is discarded
- * without backward (an eval forward with grad enabled, an abandoned step), like PyTorch's
- * reference counting.
- */
-export function dropUser(node: GradNode): void {
-  const stack = [node];
-  while (stack.length) {
-    const n = stack.pop()!;
-    if (--n.users > 0 || n.released) continue;
-    for (const s of n.saved) s.release();
-    n.released = true;
-    for (const t of n.inputs) if (t?.gradFn) stack.push(t.gradFn);
-  }
-}
-
-/** Frees every saved tensor of the graph behind `root` without running backward. */
-export function releaseGraph(root: Tensor): void {
-  const stack = [root];
-  const seen = new Set<GradNode>();
-  while (stack.length) {
-    const node = stack.pop()!.gradFn;
-    if (!node || seen.has(node)) continue;
-    seen.add(node);
-    for (const s of node.saved) s.release();
-    node.released = true;
-    for (const t of node.inputs) if (t) stack.push(t);
-  }
 }

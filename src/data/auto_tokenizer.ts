@@ -1,6 +1,7 @@
 import { dirname, join } from "node:path";
 import { resolveModelFile, type ResolveModelFileOptions } from "../hub/resolve.ts";
 import { loadDefaultVocab } from "./default_vocab.ts";
+import { writeAtomic } from "../util/write_atomic.ts";
 import {
   encodeBatch,
   type EncodedBatch,
@@ -8,17 +9,6 @@ import {
   loadTokenizer,
   tokenizerFromVocab,
 } from "./tokenize.ts";
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    await Deno.writeTextFile(tmp, text);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`${path}: write failed: ${(e as Error).message}`);
-  }
-}
 
 /**
  * A loaded Hugging Face tokenizer (transformers.js / HF names), backed by

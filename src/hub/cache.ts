@@ -14,6 +14,7 @@
 
 import { dirname, join, relative } from "node:path";
 import { isCommitHash, validateFilename, validateRevision } from "./repo.ts";
+import { writeAtomic } from "../util/write_atomic.ts";
 
 /** The last line of defence: a commit that names a folder or goes into `refs/` is 40 hex digits. */
 function assertCommit(commit: string, what: string): void {
@@ -67,14 +68,7 @@ export class RepoCache {
     const path = join(this.root, "refs", revision);
     if ((await this.readRef(revision)) === commit) return;
     await Deno.mkdir(dirname(path), { recursive: true });
-    const tmp = tempName(path);
-    try {
-      await Deno.writeTextFile(tmp, commit);
-      await Deno.rename(tmp, path);
-    } catch (e) {
-      await Deno.remove(tmp).catch(() => {});
-      throw e;
-    }
+    await writeAtomic(path, commit, { infix: "incomplete", what: "writing the ref" });
   }
 
   /** The snapshot folder a revision maps to offline: the commit from refs, else the revision. */
@@ -113,25 +107,15 @@ export class RepoCache {
     const pointer = this.snapshotPath(snapshot, filename);
     const blobPath = this.blobPath(blob);
     await Deno.mkdir(dirname(pointer), { recursive: true });
-    const tmp = tempName(pointer);
-    try {
+    await writeAtomic(pointer, async (tmp) => {
       try {
         await Deno.symlink(relative(dirname(pointer), blobPath), tmp);
       } catch {
         await Deno.copyFile(blobPath, tmp);
       }
-      await Deno.rename(tmp, pointer);
-    } catch (e) {
-      await Deno.remove(tmp).catch(() => {});
-      throw e;
-    }
+    }, { infix: "incomplete", what: "linking the snapshot file" });
     return pointer;
   }
-}
-
-/** A sibling temporary name: `${path}.incomplete-<random>`. */
-export function tempName(path: string): string {
-  return `${path}.incomplete-${crypto.randomUUID().slice(0, 8)}`;
 }
 
 /** True when `path` exists and is (or links to) a regular file. */

@@ -6,7 +6,8 @@
  */
 
 import { dirname, join } from "node:path";
-import { blobNameFromEtag, isFile, RepoCache, tempName } from "./cache.ts";
+import { blobNameFromEtag, isFile, RepoCache } from "./cache.ts";
+import { writeAtomic } from "../util/write_atomic.ts";
 import {
   DEFAULT_MAX_METADATA_BYTES,
   type DownloadLimits,
@@ -185,24 +186,22 @@ async function download(ctx: Context, hub: HubResponse): Promise<string> {
     ctx.emit({ status: "download", ...base });
     const target = blob ? ctx.cache.blobPath(blob) : pointer;
     await Deno.mkdir(dirname(target), { recursive: true });
-    const tmp = tempName(target);
     try {
-      await streamToFile(hub, ctx, tmp, (loaded, total) =>
-        ctx.emit({
-          status: "progress",
-          ...base,
-          loaded,
-          total,
-          progress: total > 0 ? (loaded / total) * 100 : 0,
-        }));
-      await Deno.rename(tmp, target);
+      await writeAtomic(target, (tmp) =>
+        streamToFile(hub, ctx, tmp, (loaded, total) =>
+          ctx.emit({
+            status: "progress",
+            ...base,
+            loaded,
+            total,
+            progress: total > 0 ? (loaded / total) * 100 : 0,
+          })), { infix: "incomplete" });
     } catch (e) {
-      await Deno.remove(tmp).catch(() => {});
+      // writeAtomic names the temporary target; the user needs the file, repo and URL.
+      const reason = ((e as Error).cause ?? e) as Error;
       throw new Error(
-        `downloading "${ctx.filename}" of repository "${ctx.id}" at revision "${ctx.revision}" from ${url} failed: ${
-          (e as Error).message
-        }`,
-        { cause: e },
+        `downloading "${ctx.filename}" of repository "${ctx.id}" at revision "${ctx.revision}" from ${url} failed: ${reason.message}`,
+        { cause: reason },
       );
     }
     if (blob) await ctx.cache.linkSnapshot(snapshot, ctx.filename, blob);

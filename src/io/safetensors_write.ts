@@ -9,6 +9,7 @@
  */
 
 import { assertLittleEndianHost } from "./safetensors_dtype.ts";
+import { writeAtomic } from "../util/write_atomic.ts";
 
 /** A tensor to save: row-major `data` whose length is the product of `shape`. */
 export interface SaveSafetensorsTensor {
@@ -104,19 +105,14 @@ export async function saveSafetensors(
   assertLittleEndianHost(path);
   const planned = plan(path, tensors);
   const header = encodeHeader(path, planned, metadata);
-  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  let file: Deno.FsFile | null = null;
-  try {
-    file = await Deno.open(tmp, { write: true, createNew: true });
-    await writeAll(file, header);
-    for (const p of planned) await writeAll(file, p.bytes);
-    await file.syncData();
-    file.close();
-    file = null;
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    if (file) file.close();
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`${path}: saving safetensors failed: ${(e as Error).message}`, { cause: e });
-  }
+  await writeAtomic(path, async (tmp) => {
+    const file = await Deno.open(tmp, { write: true, createNew: true });
+    try {
+      await writeAll(file, header);
+      for (const p of planned) await writeAll(file, p.bytes);
+      await file.syncData();
+    } finally {
+      file.close();
+    }
+  }, { what: "saving safetensors" });
 }

@@ -1,8 +1,17 @@
-import { join } from "node:path";
+/**
+ * Checkpoint files of `PreTrainedModel`: options of `from_pretrained`, resolving and streaming
+ * safetensors weights (single or sharded) into a built model, and writing them back.
+ * @module
+ */
+
+import { dirname, join } from "node:path";
 import type { Device } from "../runtime/device.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import type { Module } from "../nn/module.ts";
-import { loadSafetensors, loadSafetensorsSharded, saveSafetensors } from "../io/safetensors.ts";
-import type { LoadedTensor } from "../io/safetensors.ts";
+import { saveSafetensors } from "../io/safetensors.ts";
+import { openForRead, readAt, readHeaderFromFile } from "../io/safetensors_header.ts";
+import { assertLittleEndianHost, decodeTensorBytes } from "../io/safetensors_dtype.ts";
+import { readSafetensorsIndex } from "../io/safetensors_sharded.ts";
 import { resolveModelWeights } from "../hub/weights.ts";
 import type { ResolveModelFileOptions } from "../hub/resolve.ts";
 
@@ -16,6 +25,13 @@ export interface FromPretrainedOptions extends Omit<ResolveModelFileOptions, "re
   seed?: number;
   /** Receives warnings (missing/unexpected weights); default `console.warn`. */
   warn?: (message: string) => void;
+  /** Attention implementation by name (HF `attn_implementation`, see `nn/attention.ts`). */
+  attn_implementation?: string;
+  /**
+   * Parameter dtype (HF `dtype` / `torch_dtype`): "float32" or "auto" (the default). Parameters
+   * are f32 on the GPU; F16, BF16 and F64 checkpoints are converted tensor by tensor.
+   */
+  dtype?: "float32" | "auto";
 }
 
 /**
@@ -32,8 +48,8 @@ export function mapCheckpointNames(
     const k = n.replace(/\.gamma$/, ".weight").replace(/\.beta$/, ".bias");
     return [n, k] as const;
   });
-  const expectsPrefix = [...expected].some((n) => n.startsWith(`${prefix}.`));
-  const hasPrefix = fixed.some(([, k]) => k.startsWith(`${prefix}.`));
+  const expectsPrefix = prefix !== "" && [...expected].some((n) => n.startsWith(`${prefix}.`));
+  const hasPrefix = prefix !== "" && fixed.some(([, k]) => k.startsWith(`${prefix}.`));
   const out = new Map<string, string>();
   for (const [orig, k] of fixed) {
     let target = k;
@@ -46,45 +62,91 @@ export function mapCheckpointNames(
   return out;
 }
 
+/** Resolves a model's weights (see `resolveModelWeights`) after checking `options.dtype`. */
+export function resolveWeights(idOrDir: string, options: FromPretrainedOptions): Promise<string> {
+  const dtype = options.dtype ?? "auto";
+  if (dtype !== "auto" && dtype !== "float32") {
+    throw new Error(
+      `from_pretrained: dtype "${dtype}" is not supported: parameters are float32 ` +
+        '(use "float32" or "auto"; F16/BF16 checkpoints are converted on load)',
+    );
+  }
+  return resolveModelWeights(idOrDir, options);
+}
+
+/** Shard files of a weights path: the file itself, or every shard of an index. */
+async function shardFiles(weightsPath: string): Promise<string[]> {
+  if (!weightsPath.endsWith(".index.json")) return [weightsPath];
+  const index = await readSafetensorsIndex(weightsPath);
+  return index.shards.map((s) => join(dirname(weightsPath), s));
+}
+
+/** Bytes written to the GPU between waits: bounds the queue's staging copies (host memory). */
+const FLUSH_BYTES = 32 * 1024 * 1024;
+
 /**
- * Loads checkpoint weights (model.safetensors or a sharded index) into `model`'s parameters.
- * Missing weights keep their initialisation and are listed in one warning, as HF does;
- * unexpected weights (e.g. pre-training heads) are ignored with a warning.
- * @throws {Error} naming the tensor and both shapes on a shape mismatch.
+ * Streams checkpoint weights (model.safetensors or a sharded index) into `model`'s parameters:
+ * one tensor at a time is read, converted to f32 and written to its GPU buffer, so host memory
+ * stays near the largest tensor. Names are mapped with {@linkcode mapCheckpointNames}; a tensor
+ * shared under several names (tied weights) is loaded once. Weights the file lacks are listed in
+ * one warning, as HF does; unexpected weights (e.g. pre-training heads) are ignored with a
+ * warning.
+ * @returns the tensors written (`loaded`), and the missing and unexpected names.
+ * @throws {Error} naming the file, the tensor and both shapes on a shape mismatch, or the file for
+ * a corrupt one.
  */
 export async function loadPretrainedWeights(
   model: Module,
   weightsPath: string,
   prefix: string,
   warn: (message: string) => void = console.warn,
-): Promise<{ missing_keys: string[]; unexpected_keys: string[] }> {
-  const expected = new Map(model.state_dict());
-  const tensors: Map<string, LoadedTensor> = weightsPath.endsWith(".index.json")
-    ? await loadSafetensorsSharded(weightsPath)
-    : await loadSafetensors(weightsPath);
-  const names = mapCheckpointNames(tensors.keys(), new Set(expected.keys()), prefix);
-  const sd: Record<string, { shape: number[]; data: Float32Array }> = {};
+): Promise<{ loaded: Set<Tensor>; missing_keys: string[]; unexpected_keys: string[] }> {
+  assertLittleEndianHost(weightsPath);
+  const expected = model.state_dict();
+  const loaded = new Set<Tensor>();
   const unexpected: string[] = [];
-  for (const [orig, target] of names) {
-    const t = tensors.get(orig)!;
-    const param = expected.get(target);
-    if (!param) {
-      unexpected.push(orig);
-      continue;
-    }
-    if (param.shape.join() !== t.shape.join()) {
-      throw new Error(
-        `${weightsPath}: tensor "${orig}" has shape [${t.shape}] but the model's "${target}" is ` +
-          `[${param.shape}]`,
+  let pending = 0;
+  for (const path of await shardFiles(weightsPath)) {
+    const file = await openForRead(path);
+    try {
+      const header = await readHeaderFromFile(file, path);
+      const names = mapCheckpointNames(
+        header.entries.map((e) => e.name),
+        new Set(expected.keys()),
+        prefix,
       );
+      for (const entry of header.entries) {
+        const target = names.get(entry.name)!;
+        const param = expected.get(target);
+        if (!param) {
+          unexpected.push(entry.name);
+          continue;
+        }
+        if (param.shape.join() !== entry.shape.join()) {
+          throw new Error(
+            `${path}: tensor "${entry.name}" has shape [${entry.shape}] but the model's ` +
+              `"${target}" is [${param.shape}]`,
+          );
+        }
+        const [begin, end] = entry.dataOffsets;
+        const where = `${path}: tensor "${entry.name}"`;
+        const bytes = new Uint8Array(end - begin);
+        await readAt(file, header.dataStart + begin, bytes, where);
+        const data = decodeTensorBytes(bytes, entry.dtype, where);
+        const f32 = data instanceof Float32Array ? data : Float32Array.from(data);
+        if (param.numel > 0) param.device.write(param.buffer, f32);
+        loaded.add(param);
+        pending += f32.byteLength;
+        if (pending >= FLUSH_BYTES) {
+          pending = 0;
+          await waitForWrites(param.device);
+        }
+      }
+    } finally {
+      file.close();
     }
-    sd[target] = {
-      shape: t.shape,
-      data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data),
-    };
   }
-  const missing = [...expected.keys()].filter((k) => !(k in sd));
-  model.load_state_dict(sd, { strict: false });
+  const missing = [...expected].filter(([, t]) => !loaded.has(t)).map(([k]) => k);
   if (missing.length) {
     warn(
       `Some weights of ${model.constructor.name} were not initialized from the checkpoint ` +
@@ -95,28 +157,27 @@ export async function loadPretrainedWeights(
   if (unexpected.length) {
     warn(`Some weights of the checkpoint ${weightsPath} were not used: ${unexpected.join(", ")}`);
   }
-  return { missing_keys: missing, unexpected_keys: unexpected };
+  return { loaded, missing_keys: missing, unexpected_keys: unexpected };
 }
 
-/** Resolves and loads a model's weights (see {@linkcode loadPretrainedWeights}). */
-export async function loadWeightsFrom(
-  model: Module,
-  idOrDir: string,
-  options: FromPretrainedOptions,
-  prefix: string,
-): Promise<void> {
-  const path = await resolveModelWeights(idOrDir, options);
-  await loadPretrainedWeights(model, path, prefix, options.warn);
+/** Submits the queued buffer writes and waits, so their staging copies are released. */
+async function waitForWrites(device: Device): Promise<void> {
+  device.gpu.queue.submit([]);
+  await device.sync();
 }
 
 /**
- * Writes `model.safetensors` (F32, every `state_dict()` entry, HF names) into `dir` atomically.
+ * Writes `model.safetensors` (F32, HF names) into `dir` atomically. A tensor shared under several
+ * names (tied weights) is written once, under its first `state_dict()` name, as HF does.
  * @throws {Error} naming the file when writing fails (an existing file is left untouched).
  */
 export async function saveWeights(model: Module, dir: string): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   const out = new Map<string, { shape: readonly number[]; data: Float32Array }>();
+  const seen = new Set<Tensor>();
   for (const [name, t] of model.state_dict()) {
+    if (seen.has(t)) continue;
+    seen.add(t);
     out.set(name, { shape: t.shape, data: (await t.toArray()) as Float32Array });
   }
   await saveSafetensors(join(dir, "model.safetensors"), out);

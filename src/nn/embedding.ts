@@ -2,10 +2,10 @@ import type { Device } from "../runtime/device.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { embedding } from "../ops/embedding.ts";
 import { type Generator, normal_ } from "./init.ts";
-import { Module, parameter } from "./module.ts";
+import { emptyParameter, type InitOptions, Module, parameter } from "./module.ts";
 
 /** Options of {@linkcode Embedding}. */
-export interface EmbeddingOptions {
+export interface EmbeddingOptions extends InitOptions {
   /** This row starts at zero and gets no gradient (negative counts from the end). */
   padding_idx?: number | null;
   /** Seed (or generator) of the N(0, 1) initialisation; default: the global stream. */
@@ -56,6 +56,12 @@ export class Embedding extends Module {
     this.num_embeddings = num_embeddings;
     this.embedding_dim = embedding_dim;
     this.padding_idx = pad;
+    if (options.init === false) {
+      this.weight = emptyParameter(device, [num_embeddings, embedding_dim], {
+        label: "embedding.weight",
+      });
+      return;
+    }
     const w = normal_(new Float32Array(num_embeddings * embedding_dim), 0, 1, options.seed);
     if (pad !== null) w.fill(0, pad * embedding_dim, (pad + 1) * embedding_dim);
     this.weight = parameter(device, w, [num_embeddings, embedding_dim], {

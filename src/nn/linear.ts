@@ -2,10 +2,10 @@ import type { Device } from "../runtime/device.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { linear } from "../ops/matmul.ts";
 import { type Generator, generator, kaiming_uniform_, uniform_ } from "./init.ts";
-import { Module, parameter } from "./module.ts";
+import { emptyParameter, type InitOptions, Module, parameter } from "./module.ts";
 
 /** Options of {@linkcode Linear}. */
-export interface LinearOptions {
+export interface LinearOptions extends InitOptions {
   /** Add a learnable bias (default true). */
   bias?: boolean;
   /** Seed (or generator) of the initialisation; default: the global stream (`manual_seed`). */
@@ -45,8 +45,15 @@ export class Linear extends Module {
     }
     this.in_features = in_features;
     this.out_features = out_features;
-    const gen = generator(options.seed);
     const shape = [out_features, in_features];
+    if (options.init === false) {
+      this.weight = emptyParameter(device, shape, { label: "linear.weight" });
+      this.bias = (options.bias ?? true)
+        ? emptyParameter(device, [out_features], { label: "linear.bias" })
+        : null;
+      return;
+    }
+    const gen = generator(options.seed);
     const w = kaiming_uniform_(
       new Float32Array(out_features * in_features),
       shape,

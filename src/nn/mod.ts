@@ -1,7 +1,39 @@
 /**
- * `nn`: modules and layers with PyTorch names, flat and as the `nn` namespace:
- * `import { nn } from "./src/nn/mod.ts"; new nn.Linear(device, 4, 2)`.
+ * `nn`: modules and layers with PyTorch names (`Module`, `ModuleList`, `Linear`, `LayerNorm`,
+ * `Embedding`, `Dropout`, seeded `init`), and the attention seam. `mod.ts` exports them flat and
+ * as the `nn` namespace: `new nn.Linear(device, 4, 2)`.
  * @module
  */
-export * from "./nn.ts";
-export * as nn from "./nn.ts";
+export {
+  emptyParameter,
+  EXTRA_STATE_KEY,
+  type ExtraState,
+  type ExtraStateValue,
+  type IncompatibleKeys,
+  type InitOptions,
+  isParameter,
+  type LoadStateDictOptions,
+  markParameter,
+  Module,
+  ModuleList,
+  parameter,
+  type ParameterOptions,
+  type StateDictValue,
+} from "./module.ts";
+export { Linear, type LinearOptions } from "./linear.ts";
+export { Identity, ModuleDict } from "./module_dict.ts";
+export { EXTRA_STATE_NAME, loadExtraState, saveExtraState } from "./extra_state_io.ts";
+export { LayerNorm, type LayerNormOptions } from "./layernorm.ts";
+export { Embedding, type EmbeddingOptions } from "./embedding.ts";
+export { Dropout, type DropoutOptions } from "./dropout.ts";
+export * as init from "./init.ts";
+export type { Generator } from "./init.ts";
+export {
+  ALL_ATTENTION_FUNCTIONS,
+  type AttentionFunction,
+  type AttentionOptions,
+  AttentionRegistry,
+  attentionShapes,
+  eagerAttention,
+  flashAttention2,
+} from "./attention.ts";

@@ -21,6 +21,7 @@
 
 import type { Device } from "../runtime/device.ts";
 import { Tensor } from "../tensor/tensor.ts";
+import { tidy } from "../tensor/scope.ts";
 
 const PARAMETERS = new WeakSet<Tensor>();
 const BUFFERS = new WeakMap<Tensor, { persistent: boolean }>();
@@ -69,6 +70,35 @@ export function parameter(
   return markParameter(t);
 }
 
+/**
+ * Whether a layer initialises its parameters when built. Models pass `{ init: false }` to their
+ * layers and initialise once themselves (HF `_init_weights`), and `from_pretrained` builds with
+ * every parameter uninitialised, then fills each from the file or, if missing, from the model's
+ * initialiser (HF fast init), so no weight is drawn or uploaded twice.
+ */
+export interface InitOptions {
+  /** false: parameters are allocated uninitialised (the caller writes every element). Default true. */
+  init?: boolean;
+}
+
+/**
+ * A new uninitialised parameter of `shape` (see {@linkcode InitOptions}): the caller must write
+ * every element before use.
+ */
+export function emptyParameter(
+  device: Device,
+  shape: readonly number[],
+  options: ParameterOptions = {},
+): Tensor {
+  const t = Tensor.empty(device, shape, {
+    dtype: "f32",
+    category: "parameter",
+    requiresGrad: options.requiresGrad ?? true,
+    label: options.label,
+  });
+  return markParameter(t);
+}
+
 /** A value {@linkcode Module.load_state_dict} accepts for one name. */
 export type StateDictValue =
   | Tensor
@@ -81,6 +111,28 @@ export interface LoadStateDictOptions {
   /** Fail on missing or unexpected names (default true). Shape mismatches always fail. */
   strict?: boolean;
 }
+
+/**
+ * One module's extra state ({@linkcode Module.get_extra_state}): named values, each a tensor
+ * (saved as a tensor; given back to `set_extra_state` as a `Float32Array`/`Int32Array`) or a
+ * JSON value.
+ */
+export type ExtraState = Record<string, ExtraStateValue>;
+
+/** A value in an {@linkcode ExtraState}. */
+export type ExtraStateValue =
+  | Tensor
+  | Float32Array
+  | Int32Array
+  | number
+  | string
+  | boolean
+  | null
+  | readonly ExtraStateValue[]
+  | { readonly [key: string]: ExtraStateValue };
+
+/** The suffix of extra-state keys, as PyTorch names them (`<module>._extra_state`). */
+export const EXTRA_STATE_KEY = "_extra_state";
 
 /** What {@linkcode Module.load_state_dict} returns (PyTorch's `_IncompatibleKeys`). */
 export interface IncompatibleKeys {
@@ -101,6 +153,19 @@ function shapeText(shape: readonly number[]): string {
 export class Module {
   /** Training mode (dropout active, VeLoRA initialisation, ...). Set by `train()` / `eval()`. */
   training = true;
+
+  /**
+   * Runs `this.forward(...args)` inside its own {@linkcode tidy} scope (PyTorch `module(x)`):
+   * every tensor the forward creates and does not return is freed when it returns, so a forward
+   * reads as the math and frees its intermediates as it goes, one module at a time. Tensors saved
+   * for backward stay alive until backward. Models call their children through `call`.
+   */
+  call<M extends { forward(...args: never[]): unknown }>(
+    this: M,
+    ...args: Parameters<M["forward"]>
+  ): ReturnType<M["forward"]> {
+    return tidy(() => this.forward(...args)) as ReturnType<M["forward"]>;
+  }
 
   /** Sets training mode on this module and, recursively, on every child. Returns `this`. */
   train(mode = true): this {
@@ -323,6 +388,82 @@ export class Module {
     return { missing_keys: missing, unexpected_keys: unexpected };
   }
 
+  /**
+   * State of this module that is neither a parameter nor a buffer (PyTorch `get_extra_state`),
+   * e.g. a plugin's fixed vectors; `undefined` (the default) when there is none. Kept out of
+   * `state_dict()` (whose keys stay the HF checkpoint's) and collected by
+   * {@linkcode Module.extra_state_dict}, so checkpointing code saves plugin state without
+   * knowing the plugin.
+   */
+  get_extra_state(): ExtraState | undefined {
+    return undefined;
+  }
+
+  /**
+   * Restores what {@linkcode Module.get_extra_state} returned, tensors given back as typed
+   * arrays (PyTorch `set_extra_state`). The default refuses: a module without extra state
+   * cannot take any.
+   * @throws {Error} naming the module class.
+   */
+  set_extra_state(_state: ExtraState): void {
+    throw new Error(
+      `${this.constructor.name} has no extra state (set_extra_state is not implemented)`,
+    );
+  }
+
+  /**
+   * `<module>._extra_state` → {@linkcode ExtraState} for every module of the tree whose
+   * `get_extra_state()` returns a value, in `named_modules()` order (PyTorch puts these keys in
+   * `state_dict`; here they are separate so `state_dict` stays a plain weight map).
+   */
+  extra_state_dict(prefix = ""): Map<string, ExtraState> {
+    const out = new Map<string, ExtraState>();
+    for (const [name, m] of this.named_modules(prefix)) {
+      const state = m.get_extra_state();
+      if (state !== undefined) out.set(join(name, EXTRA_STATE_KEY), state);
+    }
+    return out;
+  }
+
+  /**
+   * Hands each `<module>._extra_state` entry to that module's `set_extra_state`. With `strict`
+   * (default), modules that have extra state but no entry, and entries naming no such module,
+   * are listed in one Error before anything is set.
+   * @throws {Error} "Error(s) in loading extra state for <Class>: ...".
+   */
+  load_extra_state_dict(
+    states: Map<string, ExtraState> | Record<string, ExtraState>,
+    { strict = true }: LoadStateDictOptions = {},
+  ): IncompatibleKeys {
+    const given = states instanceof Map ? states : new Map(Object.entries(states));
+    const own = new Map<string, Module>();
+    for (const [name, m] of this.named_modules()) {
+      if (m.get_extra_state() !== undefined) own.set(join(name, EXTRA_STATE_KEY), m);
+    }
+    const missing = [...own.keys()].filter((k) => !given.has(k));
+    const unexpected = [...given.keys()].filter((k) => !own.has(k));
+    if (strict && (missing.length || unexpected.length)) {
+      const parts: string[] = [];
+      if (missing.length) parts.push(`Missing key(s): ${missing.map((n) => `"${n}"`).join(", ")}.`);
+      if (unexpected.length) {
+        parts.push(`Unexpected key(s): ${unexpected.map((n) => `"${n}"`).join(", ")}.`);
+      }
+      throw new Error(
+        `Error(s) in loading extra state for ${this.constructor.name}:\n\t${parts.join("\n\t")}`,
+      );
+    }
+    for (const [key, m] of own) {
+      const state = given.get(key);
+      if (state === undefined) continue;
+      try {
+        m.set_extra_state(state);
+      } catch (e) {
+        throw new Error(`loading extra state "${key}": ${(e as Error).message}`);
+      }
+    }
+    return { missing_keys: missing, unexpected_keys: unexpected };
+  }
+
   /** Frees every parameter's `.grad` and sets it to null (PyTorch `zero_grad(set_to_none=True)`). */
   zero_grad(): void {
     for (const p of this.parameters()) {
@@ -344,21 +485,20 @@ export class Module {
     return this;
   }
 
-  /** The module at dotted path `target` ("" = this), PyTorch `get_submodule`. @throws {Error} */
+  /**
+   * The module at dotted path `target` ("" = this), PyTorch `get_submodule`; list children are
+   * reached by index (`encoder.layer.0`). @throws {Error} naming the first missing part.
+   */
   get_submodule(target: string): Module {
     if (target === "") return this;
+    const all = new Map(this.named_modules());
+    const found = all.get(target);
+    if (found) return found;
     const parts = target.split(".");
-    let m = this.#child(parts[0], target);
-    for (const part of parts.slice(1)) m = m.#child(part, target);
-    return m;
-  }
-
-  #child(part: string, target: string): Module {
-    const child = new Map(this.members().children).get(part);
-    if (!child) {
-      throw new Error(`${this.constructor.name} has no submodule "${part}" (in "${target}")`);
-    }
-    return child;
+    let at = 0;
+    while (at < parts.length && all.has(parts.slice(0, at + 1).join("."))) at++;
+    const parent = at ? all.get(parts.slice(0, at).join("."))! : this;
+    throw new Error(`${parent.constructor.name} has no submodule "${parts[at]}" (in "${target}")`);
   }
 
   /** The parameter at dotted path `target`, PyTorch `get_parameter`. @throws {Error} */
@@ -490,8 +630,7 @@ function copyInto(target: Tensor, value: StateDictValue): void {
   const device = target.device;
   if (value instanceof Tensor) {
     if (value.buffer === target.buffer) return;
-    device.commandEncoder().copyBufferToBuffer(value.buffer, 0, target.buffer, 0, target.numel * 4);
-    device.noteQueued();
+    device.copy(value, target, target.numel * 4);
   } else {
     device.write(target.buffer, valueData(value)!);
   }

@@ -2,34 +2,10 @@ import type { Device } from "../runtime/device.ts";
 import type { MemoryCategory } from "../runtime/memory.ts";
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import src from "../../kernels/elementwise.wgsl" with { type: "text" };
-import { f32, grid1d, params } from "./launch.ts";
+import { accumulate, BINARY, copyInto, elementwise, fill, UNARY } from "../tensor/elementwise.ts";
 import { sumRows } from "./reduce.ts";
 
-const BINARY = { add: 0, sub: 1, mul: 2, axpby: 3 } as const;
-const UNARY = { copy: 0, scale: 1, fill: 2, tanh: 3, gelu: 4, relu: 5 } as const;
-
-/** @internal Runs one entry point of `kernels/elementwise.wgsl` over `out.numel` elements. */
-export function elementwise(
-  entry: "binary" | "unary" | "accumulate" | "unary_backward",
-  op: number,
-  out: Tensor,
-  a: Tensor | null,
-  b: Tensor | null,
-  alpha = 1,
-  beta = 0,
-): Tensor {
-  const device = out.device;
-  const n = out.numel;
-  if (n === 0) return out;
-  device.dispatch({
-    pipeline: device.pipeline("elementwise.wgsl", src, { OP: op }, entry),
-    buffers: [a?.buffer ?? device.dummyBuffer, b?.buffer ?? device.dummyBuffer, out.buffer],
-    params: params(n, b ? b.numel : 1, f32(alpha), f32(beta)),
-    workgroups: grid1d(n),
-  });
-  return out;
-}
+export { accumulate };
 
 function checkF32(t: Tensor, op: string): void {
   if (t.dtype !== "f32") {
@@ -44,14 +20,7 @@ export function full(
   value: number,
   category: MemoryCategory = "workspace",
 ): Tensor {
-  return elementwise(
-    "unary",
-    UNARY.fill,
-    Tensor.empty(device, shape, { category }),
-    null,
-    null,
-    value,
-  );
+  return fill(Tensor.empty(device, shape, { category }), value);
 }
 
 /** A tensor of zeros. */
@@ -66,15 +35,7 @@ export function zeros(
 /** A copy of `x` in a new buffer (outside autograd), counted under `category`. */
 export function clone(x: Tensor, category: MemoryCategory = "workspace"): Tensor {
   checkF32(x, "clone");
-  return elementwise("unary", UNARY.copy, Tensor.empty(x.device, x.shape, { category }), x, null);
-}
-
-/** In place `dst += alpha · src` (same element count), outside autograd. */
-export function accumulate(dst: Tensor, src: Tensor, alpha = 1): void {
-  if (dst.numel !== src.numel) {
-    throw new Error(`accumulate: [${dst.shape}] and [${src.shape}] differ in size`);
-  }
-  elementwise("accumulate", 0, dst, src, null, alpha);
+  return copyInto(Tensor.empty(x.device, x.shape, { category }), x);
 }
 
 /** Checks that `b`'s shape is a suffix of `a`'s (the broadcast our kernels support). */

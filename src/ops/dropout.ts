@@ -3,7 +3,15 @@ import { noGrad } from "../autograd/grad_mode.ts";
 import { matmul } from "./matmul.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/dropout.wgsl" with { type: "text" };
-import { f32, grid1d, params } from "./launch.ts";
+import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+
+const DROPOUT = defineKernel({
+  name: "dropout.wgsl",
+  code: GRID_WGSL + src,
+  bindings: ["x", "y"],
+  uniforms: ["n", "threshold", "scale"],
+  perLaunch: ["key"],
+});
 
 /** PCG-RXS-M-XS 32-bit hash, the same function as `pcg` in `kernels/dropout.wgsl`. */
 function pcg(v: number): number {
@@ -12,19 +20,23 @@ function pcg(v: number): number {
   return ((word >>> 22) ^ word) >>> 0;
 }
 
-/** The 32-bit key the kernel hashes with: both 32-bit halves of `seed` (up to 2⁵³) matter. */
-function seedKey(seed: number): number {
+/**
+ * @internal The 32-bit key the kernel hashes with: both 32-bit halves of `seed` (up to 2⁵³)
+ * matter. Shared with kernels that regenerate the same mask (flash attention).
+ */
+export function seedKey(seed: number): number {
   const lo = seed >>> 0;
   const hi = Math.floor(seed / 4294967296) >>> 0;
   return pcg((lo ^ pcg((hi ^ 0x9e3779b9) >>> 0)) >>> 0);
 }
 
-/** keep ⇔ hash ≥ threshold; P(keep) = 1 − threshold / 2³² ≈ 1 − p. */
-function threshold(p: number): number {
+/** @internal keep ⇔ hash ≥ threshold; P(keep) = 1 − threshold / 2³² ≈ 1 − p. */
+export function threshold(p: number): number {
   return Math.min(0xffffffff, Math.round(p * 4294967296));
 }
 
-function checkArgs(p: number, seed: number): void {
+/** @internal Validates dropout's p and seed. */
+export function checkArgs(p: number, seed: number): void {
   if (!(p >= 0 && p <= 1)) throw new Error(`dropout: p must be in [0, 1], got ${p}`);
   if (!Number.isSafeInteger(seed) || seed < 0) {
     throw new Error(`dropout: seed must be a non-negative safe integer, got ${seed}`);
@@ -49,10 +61,10 @@ function apply(x: Tensor, out: Tensor, p: number, seed: number): Tensor {
   const n = x.numel;
   if (n === 0) return out;
   const device = x.device;
-  device.dispatch({
-    pipeline: device.pipeline("dropout.wgsl", src),
-    buffers: [x.buffer, out.buffer],
-    params: params(n, threshold(p), seedKey(seed), f32(p < 1 ? 1 / (1 - p) : 0)),
+  DROPOUT.launch(device, {
+    bindings: { x, y: out },
+    uniforms: { n, threshold: threshold(p), scale: p < 1 ? 1 / (1 - p) : 0 },
+    perLaunch: { key: seedKey(seed) },
     workgroups: grid1d(n),
   });
   return out;

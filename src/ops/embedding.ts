@@ -1,8 +1,17 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/embedding.wgsl" with { type: "text" };
-import { grid1d, params } from "./launch.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 import { zeros } from "./basic.ts";
+
+const code = GRID_WGSL + src;
+const UNIFORMS = ["n", "dim", "vocab", "pad", "tokens"] as const;
+const K = defineKernels("embedding.wgsl", code, {
+  forward: { bindings: ["ids", "weight", "out"], uniforms: UNIFORMS },
+  rank: { bindings: ["ids", "perm", "seg"], uniforms: UNIFORMS },
+  pieces: { bindings: ["ids", "qperm", "qdy", "qpart"], uniforms: UNIFORMS },
+  gather: { bindings: ["ids", "gseg", "gpart", "gdw"], uniforms: UNIFORMS },
+});
 
 /** Options of {@linkcode embedding}. */
 export interface EmbeddingOptions {
@@ -69,10 +78,9 @@ export function embedding(ids: Tensor, weight: Tensor, options: EmbeddingOptions
   const n = tokens * dim;
   const out = Tensor.empty(device, [...ids.shape, dim]);
   if (n > 0) {
-    device.dispatch({
-      pipeline: device.pipeline("embedding.wgsl", src, {}, "forward"),
-      buffers: [ids.buffer, weight.buffer, out.buffer],
-      params: params(n, dim, vocab, NO_PAD, tokens),
+    K.forward.launch(device, {
+      bindings: { ids, weight, out },
+      uniforms: { n, dim, vocab, pad: NO_PAD, tokens },
       workgroups: grid1d(n),
     });
   }
@@ -81,28 +89,24 @@ export function embedding(ids: Tensor, weight: Tensor, options: EmbeddingOptions
     return (g) => {
       const dw = zeros(device, [vocab, dim]);
       if (n === 0) return [null, dw];
-      const idsBuf = sids.tensor.buffer;
-      const pipeline = (entry: string) => device.pipeline("embedding.wgsl", src, {}, entry);
+      const savedIds = sids.tensor;
       const perm = Tensor.empty(device, [tokens], { dtype: "i32" });
       const seg = Tensor.empty(device, [tokens, 2], { dtype: "i32" });
       const part = Tensor.empty(device, [tokens, dim]);
-      device.dispatch({
-        pipeline: pipeline("rank"),
-        buffers: [idsBuf, perm.buffer, seg.buffer],
-        params: params(tokens, dim, vocab, NO_PAD, tokens),
+      K.rank.launch(device, {
+        bindings: { ids: savedIds, perm, seg },
+        uniforms: { n: tokens, dim, vocab, pad: NO_PAD, tokens },
         workgroups: grid1d(tokens),
       });
       const pieces = Math.ceil(tokens / EMBEDDING_GRAD_CHUNK) * dim;
-      device.dispatch({
-        pipeline: pipeline("pieces"),
-        buffers: [idsBuf, perm.buffer, g.buffer, part.buffer],
-        params: params(pieces, dim, vocab, NO_PAD, tokens),
+      K.pieces.launch(device, {
+        bindings: { ids: savedIds, qperm: perm, qdy: g, qpart: part },
+        uniforms: { n: pieces, dim, vocab, pad: NO_PAD, tokens },
         workgroups: grid1d(pieces),
       });
-      device.dispatch({
-        pipeline: pipeline("gather"),
-        buffers: [idsBuf, seg.buffer, part.buffer, dw.buffer],
-        params: params(n, dim, vocab, pad, tokens),
+      K.gather.launch(device, {
+        bindings: { ids: savedIds, gseg: seg, gpart: part, gdw: dw },
+        uniforms: { n, dim, vocab, pad, tokens },
         workgroups: grid1d(n),
       });
       perm.dispose();

@@ -3,10 +3,28 @@ import { Tensor } from "../tensor/tensor.ts";
 import body from "../../kernels/layernorm.wgsl" with { type: "text" };
 import rowReduce from "../../kernels/row_reduce.wgsl" with { type: "text" };
 
-/** The kernel with the shared workgroup reductions prepended. */
-const src = rowReduce + body;
-import { f32, grid1d, params, rowThreads } from "./launch.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { rowThreads } from "../runtime/launch.ts";
 import { sumRows } from "./reduce.ts";
+
+/** The kernel with the shared grid indexing and workgroup reductions prepended. */
+const code = GRID_WGSL + rowReduce + body;
+const K = defineKernels("layernorm.wgsl", code, {
+  forward: {
+    bindings: ["x", "weight", "bias", "y", "stats"],
+    uniforms: ["rows", "cols", "eps"],
+    constants: ["WG"],
+  },
+  backward_input: {
+    bindings: ["bx", "bweight", "bstats", "bdy", "bdx"],
+    uniforms: ["rows", "cols"],
+    constants: ["WG"],
+  },
+  backward_params: {
+    bindings: ["px", "pstats", "pdy", "pdw", "pdb"],
+    uniforms: ["rows", "cols", "chunk"],
+  },
+});
 
 /** Rows summed per workgroup by the dweight/dbias partial pass (then reduced over chunks). */
 const ROW_CHUNK = 64;
@@ -49,10 +67,10 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12):
   const y = Tensor.empty(device, x.shape);
   const stats = Tensor.empty(device, [rows, 2]);
   if (rows > 0) {
-    device.dispatch({
-      pipeline: device.pipeline("layernorm.wgsl", src, { WG: rowThreads(cols) }, "forward"),
-      buffers: [x.buffer, weight.buffer, bias.buffer, y.buffer, stats.buffer],
-      params: params(rows, cols, f32(eps), 0),
+    K.forward.launch(device, {
+      bindings: { x, weight, bias, y, stats },
+      uniforms: { rows, cols, eps },
+      constants: { WG: rowThreads(cols) },
       workgroups: grid1d(rows, 1),
     });
   }
@@ -67,15 +85,10 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12):
       if (sw) {
         dx = Tensor.empty(device, x.shape);
         if (rows > 0) {
-          device.dispatch({
-            pipeline: device.pipeline(
-              "layernorm.wgsl",
-              src,
-              { WG: rowThreads(cols) },
-              "backward_input",
-            ),
-            buffers: [xs.buffer, sw.tensor.buffer, st.buffer, g.buffer, dx.buffer],
-            params: params(rows, cols, f32(0), 0),
+          K.backward_input.launch(device, {
+            bindings: { bx: xs, bweight: sw.tensor, bstats: st, bdy: g, bdx: dx },
+            uniforms: { rows, cols },
+            constants: { WG: rowThreads(cols) },
             workgroups: grid1d(rows, 1),
           });
         }
@@ -103,10 +116,9 @@ function paramGrads(
   const chunks = Math.max(1, Math.ceil(rows / chunk));
   const pw = Tensor.empty(device, [chunks, cols]);
   const pb = Tensor.empty(device, [chunks, cols]);
-  device.dispatch({
-    pipeline: device.pipeline("layernorm.wgsl", src, {}, "backward_params"),
-    buffers: [x.buffer, stats.buffer, g.buffer, pw.buffer, pb.buffer],
-    params: params(rows, cols, f32(0), chunk),
+  K.backward_params.launch(device, {
+    bindings: { px: x, pstats: stats, pdy: g, pdw: pw, pdb: pb },
+    uniforms: { rows, cols, chunk },
     workgroups: [Math.ceil(cols / 64), chunks],
   });
   if (chunks === 1) {

@@ -3,10 +3,24 @@ import { Tensor } from "../tensor/tensor.ts";
 import body from "../../kernels/loss.wgsl" with { type: "text" };
 import rowReduce from "../../kernels/row_reduce.wgsl" with { type: "text" };
 
-/** The kernel with the shared workgroup reductions prepended. */
-const src = rowReduce + body;
-import { f32, grid1d, params } from "./launch.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 import { sumAll } from "./reduce.ts";
+
+/** The kernel with the shared grid indexing and workgroup reductions prepended. */
+const code = GRID_WGSL + rowReduce + body;
+const K = defineKernels("loss.wgsl", code, {
+  ce_rows: {
+    bindings: ["logits", "labels", "stats", "rowloss"],
+    uniforms: ["n", "cols", "ignore"],
+  },
+  ce_mean: { bindings: ["mlabels", "mrowloss", "mstats", "mout"], uniforms: ["n", "ignore"] },
+  ce_backward: {
+    bindings: ["logits", "labels", "bstats", "bg", "bdx"],
+    uniforms: ["n", "cols", "ignore"],
+  },
+  mse_diff: { bindings: ["pred", "tgt", "diff"], uniforms: ["n"] },
+  mse_backward: { bindings: ["sd", "sg", "sout"], uniforms: ["n", "alpha"] },
+});
 
 /** Options of {@linkcode crossEntropy}. */
 export interface CrossEntropyOptions {
@@ -64,18 +78,16 @@ export function crossEntropy(
   const stats = Tensor.empty(device, [rows + 1]);
   const rowloss = Tensor.empty(device, [rows]);
   if (rows > 0) {
-    device.dispatch({
-      pipeline: device.pipeline("loss.wgsl", src, {}, "ce_rows"),
-      buffers: [logits.buffer, labels.buffer, stats.buffer, rowloss.buffer],
-      params: params(rows, cols, ign, 0),
+    K.ce_rows.launch(device, {
+      bindings: { logits, labels, stats, rowloss },
+      uniforms: { n: rows, cols, ignore: ign },
       workgroups: grid1d(rows, 1),
     });
   }
   // With N = 0 this writes count 0 and a NaN loss, like PyTorch's mean over an empty batch.
-  device.dispatch({
-    pipeline: device.pipeline("loss.wgsl", src, {}, "ce_mean"),
-    buffers: [labels.buffer, rowloss.buffer, stats.buffer, out.buffer],
-    params: params(rows, cols, ign, 0),
+  K.ce_mean.launch(device, {
+    bindings: { mlabels: labels, mrowloss: rowloss, mstats: stats, mout: out },
+    uniforms: { n: rows, ignore: ign },
     workgroups: [1],
   });
   rowloss.dispose();
@@ -87,10 +99,9 @@ export function crossEntropy(
       const dx = Tensor.empty(device, logits.shape);
       const n = rows * cols;
       if (n > 0) {
-        device.dispatch({
-          pipeline: device.pipeline("loss.wgsl", src, {}, "ce_backward"),
-          buffers: [sl.tensor.buffer, sy.tensor.buffer, ss.tensor.buffer, g.buffer, dx.buffer],
-          params: params(n, cols, ign, 0),
+        K.ce_backward.launch(device, {
+          bindings: { logits: sl.tensor, labels: sy.tensor, bstats: ss.tensor, bg: g, bdx: dx },
+          uniforms: { n, cols, ignore: ign },
           workgroups: grid1d(n),
         });
       }
@@ -125,10 +136,9 @@ export function mseLoss(pred: Tensor, target: Tensor): Tensor {
   const n = pred.numel;
   const d = Tensor.empty(device, pred.shape);
   if (n > 0) {
-    device.dispatch({
-      pipeline: device.pipeline("loss.wgsl", src, {}, "mse_diff"),
-      buffers: [pred.buffer, target.buffer, d.buffer],
-      params: params(n, 0, 0, 0),
+    K.mse_diff.launch(device, {
+      bindings: { pred, tgt: target, diff: d },
+      uniforms: { n },
       workgroups: grid1d(n),
     });
   }
@@ -138,10 +148,9 @@ export function mseLoss(pred: Tensor, target: Tensor): Tensor {
     const grad = (g: Tensor, alpha: number) => {
       const o = Tensor.empty(device, pred.shape);
       if (n > 0) {
-        device.dispatch({
-          pipeline: device.pipeline("loss.wgsl", src, {}, "mse_backward"),
-          buffers: [sd.tensor.buffer, g.buffer, o.buffer],
-          params: params(n, 0, 0, f32(alpha)),
+        K.mse_backward.launch(device, {
+          bindings: { sd: sd.tensor, sg: g, sout: o },
+          uniforms: { n, alpha },
           workgroups: grid1d(n),
         });
       }

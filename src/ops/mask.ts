@@ -1,19 +1,20 @@
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/mask.wgsl" with { type: "text" };
-import { params } from "./launch.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 
-function run(entry: string, x: Tensor): Tensor {
+const S = { bindings: ["mask", "out"], uniforms: ["n"] } as const;
+const KERNELS = defineKernels("mask.wgsl", GRID_WGSL + src, { additive_mask: S, to_float: S });
+
+function run(entry: keyof typeof KERNELS, x: Tensor): Tensor {
   if (x.dtype !== "i32") {
     throw new Error(`${entry}: expected an i32 tensor, got ${x.dtype} [${x.shape}]`);
   }
   const out = Tensor.empty(x.device, x.shape);
   if (x.numel === 0) return out;
-  if (x.numel > 65535 * 256) throw new Error(`${entry}: tensor [${x.shape}] too large`);
-  x.device.dispatch({
-    pipeline: x.device.pipeline("mask.wgsl", src, {}, entry),
-    buffers: [x.buffer, out.buffer],
-    params: params(x.numel),
-    workgroups: [Math.ceil(x.numel / 256)],
+  KERNELS[entry].launch(x.device, {
+    bindings: { mask: x, out },
+    uniforms: { n: x.numel },
+    workgroups: grid1d(x.numel),
   });
   return out;
 }

@@ -1,7 +1,7 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { encodeMatmul } from "./matmul_kernel.ts";
-import { sumRows } from "./reduce.ts";
+import { launchMatmul } from "./matmul_kernel.ts";
+import { sumTo } from "./basic.ts";
 
 /** Options of {@linkcode matmul}. */
 export interface MatmulOptions {
@@ -52,30 +52,22 @@ export function matmulInto(
   d: { batch: number; m: number; n: number; k: number; broadcastB?: boolean },
   opts: MatmulOptions & { bias?: Tensor; accumulate?: boolean; epilogue?: "none" | "gelu" } = {},
 ): Tensor {
-  const device = out.device;
-  encodeMatmul(
-    device.gpu,
-    device.computePass(),
-    (key, code, constants) => device.pipeline(key, code, constants),
-    (data) => device.uniform(data),
-    {
-      a: a.buffer,
-      b: b.buffer,
-      c: out.buffer,
-      bias: opts.bias?.buffer,
-      batch: d.batch,
-      m: d.m,
-      n: d.n,
-      k: d.k,
-      transA: opts.transA ?? false,
-      transB: opts.transB ?? false,
-      strideB: d.broadcastB ? 0 : undefined,
-      alpha: opts.alpha ?? 1,
-      accumulate: opts.accumulate ?? false,
-      epilogue: opts.epilogue ?? "none",
-    },
-  );
-  device.noteQueued();
+  launchMatmul(out.device, {
+    a,
+    b,
+    c: out,
+    bias: opts.bias,
+    batch: d.batch,
+    m: d.m,
+    n: d.n,
+    k: d.k,
+    transA: opts.transA ?? false,
+    transB: opts.transB ?? false,
+    strideB: d.broadcastB ? 0 : undefined,
+    alpha: opts.alpha ?? 1,
+    accumulate: opts.accumulate ?? false,
+    epilogue: opts.epilogue ?? "none",
+  });
   return out;
 }
 
@@ -184,11 +176,5 @@ export function linearBackward(
     gw = Tensor.empty(g.device, [d.n, d.k]);
     matmulInto(gw, g, x, { batch: 1, m: d.n, n: d.k, k: d.m }, { transA: true });
   }
-  let gb: Tensor | null = null;
-  if (bias?.requiresGrad) {
-    const rows = g.view([d.m, d.n]);
-    gb = sumRows(rows);
-    rows.dispose();
-  }
-  return [gx, gw, gb];
+  return [gx, gw, bias?.requiresGrad ? sumTo(g, bias.shape) : null];
 }

@@ -1,5 +1,5 @@
 /**
- * Raw-WebGPU encoder of the project's batched matmul (`kernels/matmul*.wgsl`).
+ * The project's batched matmul kernel (`kernels/matmul*.wgsl`), launched through the kernel layer.
  *
  * Semantics, per batch b: `C[b] = epilogue(alpha · op(A[b]) · op(B[b]) + bias)`, where the
  * epilogue is the identity or GELU (erf form), and with `accumulate` the result is added to C
@@ -18,17 +18,19 @@ import cScalar from "../../kernels/matmul_c_scalar.wgsl" with { type: "text" };
 import tile32 from "../../kernels/matmul_tile_32x32.wgsl" with { type: "text" };
 import tile16 from "../../kernels/matmul_tile_16x16.wgsl" with { type: "text" };
 import tile8 from "../../kernels/matmul_tile_8x8.wgsl" with { type: "text" };
+import type { Device } from "../runtime/device.ts";
+import { type Bindable, defineKernel, type Kernel } from "../runtime/kernel.ts";
 
-/** Arguments of {@linkcode encodeMatmul}. All sizes and strides are in f32 elements. */
+/** Arguments of {@linkcode launchMatmul}. All sizes and strides are in f32 elements. */
 export interface MatmulArgs {
   /** A: [batch, M, K] row-major, or [batch, K, M] when `transA`. */
-  a: GPUBuffer;
+  a: Bindable;
   /** B: [batch, K, N] row-major, or [batch, N, K] when `transB`. */
-  b: GPUBuffer;
+  b: Bindable;
   /** C: [batch, M, N] row-major, written (or added to, with `accumulate`). Must not alias A, B or bias. */
-  c: GPUBuffer;
+  c: Bindable;
   /** Optional bias [N], added to every row of every batch (after alpha, before the epilogue). */
-  bias?: GPUBuffer;
+  bias?: Bindable | null;
   /** Number of independent products (≥ 0; 0 encodes nothing). */
   batch: number;
   /** Rows of op(A) and C. */
@@ -75,17 +77,58 @@ const TILES: Record<MatmulTile, TileInfo> = {
 /** Invocations per workgroup (fixed by the `@workgroup_size(8)` of the tile files). */
 const LANES = 8;
 const MAX_GRID = 65535;
-const PARAM_BYTES = 48;
 
-const dummies = new WeakMap<GPUDevice, GPUBuffer>();
+type MatmulKernel = Kernel<
+  "A" | "B" | "C" | "bias",
+  | "M"
+  | "N"
+  | "K"
+  | "batch"
+  | "strideA"
+  | "strideB"
+  | "strideC"
+  | "alpha"
+  | "tilesM"
+  | "tilesN"
+  | "gridX",
+  "TRANS_A" | "TRANS_B" | "HAS_BIAS" | "GELU" | "ACCUMULATE"
+>;
 
-function dummyBuffer(gpu: GPUDevice): GPUBuffer {
-  let d = dummies.get(gpu);
-  if (!d) {
-    d = gpu.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE, label: "matmul-no-bias" });
-    dummies.set(gpu, d);
-  }
-  return d;
+/** One shader module per (tile, vec4 loads of A, of B, of C): 24 kernels, declared once. */
+function variant(tile: MatmulTile, vecA: boolean, vecB: boolean, vecC: boolean): MatmulKernel {
+  return defineKernel({
+    name: `matmul_${tile}_${vecA ? "a4" : "a1"}${vecB ? "b4" : "b1"}${vecC ? "c4" : "c1"}.wgsl`,
+    code: common + (vecA ? aVec4 : aScalar) + (vecB ? bVec4 : bScalar) +
+      (vecC ? cVec4 : cScalar) + TILES[tile].code,
+    bindings: ["A", "B", "C", "bias"],
+    uniforms: [
+      "M",
+      "N",
+      "K",
+      "batch",
+      "strideA",
+      "strideB",
+      "strideC",
+      "alpha",
+      "tilesM",
+      "tilesN",
+      "gridX",
+    ],
+    constants: ["TRANS_A", "TRANS_B", "HAS_BIAS", "GELU", "ACCUMULATE"],
+  });
+}
+
+const VARIANTS: Record<string, MatmulKernel> = Object.fromEntries(
+  (Object.keys(TILES) as MatmulTile[]).flatMap((tile) =>
+    [0, 1, 2, 3, 4, 5, 6, 7].map((bits) => {
+      const [a, b, c] = [(bits & 4) > 0, (bits & 2) > 0, (bits & 1) > 0];
+      return [`${tile}:${+a}${+b}${+c}`, variant(tile, a, b, c)];
+    })
+  ),
+);
+
+function bufferOf(b: Bindable): GPUBuffer {
+  return "buffer" in b ? b.buffer : b;
 }
 
 /** Worker threads llvmpipe spreads workgroups over (one per CPU); only used to weigh tile choices. */
@@ -96,7 +139,7 @@ function cores(): number {
 }
 
 /**
- * @internal The tile {@linkcode encodeMatmul} uses for a problem: the one with the least estimated
+ * @internal The tile {@linkcode launchMatmul} uses for a problem: the one with the least estimated
  * time, counting padded work (tiles overhanging M or N), per-tile speed, and idle cores.
  */
 export function chooseMatmulTile(batch: number, m: number, n: number, k: number): MatmulTile {
@@ -120,53 +163,28 @@ export function chooseMatmulTile(batch: number, m: number, n: number, k: number)
 
 function checkDim(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
-    throw new Error(`encodeMatmul: ${name} must be a non-negative integer, got ${v}`);
+    throw new Error(`launchMatmul: ${name} must be a non-negative integer, got ${v}`);
   }
 }
 
 /**
- * Encodes `C[b] = epilogue(alpha · op(A[b]) · op(B[b]) + bias)` for b < batch into `pass`,
- * choosing the fastest kernel variant for the shape. Queues one dispatch; creates no command
- * encoder and submits nothing.
+ * Queues `C[b] = epilogue(alpha · op(A[b]) · op(B[b]) + bias)` for b < batch on `device`,
+ * choosing the fastest kernel variant for the shape (or the register tile `tile`, for tests and
+ * benchmarks). One launch; never waits.
  *
  * Layouts (row-major, f32): A is [batch, M, K], or [batch, K, M] when `transA`; B is
  * [batch, K, N], or [batch, N, K] when `transB`; C is [batch, M, N]; bias is [N]. Batch strides
  * default to the contiguous ones; a stride of 0 broadcasts that operand over the batch.
  * Any M, N, K ≥ 0 work; vec4 loads are used for an operand whose contiguous dimension and batch
- * stride are multiples of 4, element loads otherwise.
- *
- * Pipelines come from `getPipeline(key, code, constants)` (entry point "main", layout "auto"):
- * `key` names `code` uniquely (the same key always comes with the same code), `constants` are
- * the WGSL overrides TRANS_A, TRANS_B, HAS_BIAS, GELU, ACCUMULATE (so each combination used is
- * its own pipeline). Sizes, strides and alpha go in a 48-byte uniform from `getUniform(data)`.
+ * stride are multiples of 4, element loads otherwise. The epilogue options and transposes are
+ * WGSL overrides (each combination used is its own pipeline).
  *
  * @example Linear forward y = x·Wᵀ + b with x [T, in], W [out, in]:
- * `encodeMatmul(gpu, pass, getPipeline, getUniform, { a: x, b: w, c: y, bias, batch: 1, m: T,
- *  n: out, k: in, transA: false, transB: true })`
+ * `launchMatmul(device, { a: x, b: w, c: y, bias, batch: 1, m: T, n: out, k: in,
+ *  transA: false, transB: true })`
  * @throws {Error} on invalid sizes or strides, buffers too small for them, or C aliasing an input.
  */
-export function encodeMatmul(
-  gpu: GPUDevice,
-  pass: GPUComputePassEncoder,
-  getPipeline: (key: string, code: string, constants: Record<string, number>) => GPUComputePipeline,
-  getUniform: (data: ArrayBuffer) => GPUBuffer,
-  args: MatmulArgs,
-): void {
-  encodeMatmulWithTile(gpu, pass, getPipeline, getUniform, args, undefined);
-}
-
-/**
- * @internal {@linkcode encodeMatmul} with the register tile forced (tests and benchmarks);
- * `tile` undefined chooses as encodeMatmul does.
- */
-export function encodeMatmulWithTile(
-  gpu: GPUDevice,
-  pass: GPUComputePassEncoder,
-  getPipeline: (key: string, code: string, constants: Record<string, number>) => GPUComputePipeline,
-  getUniform: (data: ArrayBuffer) => GPUBuffer,
-  args: MatmulArgs,
-  tile: MatmulTile | undefined,
-): void {
+export function launchMatmul(device: Device, args: MatmulArgs, tile?: MatmulTile): void {
   const { batch, m, n, k, transA, transB } = args;
   checkDim("batch", batch);
   checkDim("m", m);
@@ -181,69 +199,65 @@ export function encodeMatmulWithTile(
   if (batch === 0 || m === 0 || n === 0) return;
   if (batch > 1 && strideC < m * n) {
     throw new Error(
-      `encodeMatmul: strideC ${strideC} makes the ${batch} outputs [${m}, ${n}] overlap`,
+      `launchMatmul: strideC ${strideC} makes the ${batch} outputs [${m}, ${n}] overlap`,
     );
   }
-  if (args.c === args.a || args.c === args.b || args.c === args.bias) {
-    throw new Error("encodeMatmul: c must not alias a, b or bias");
+  const a = bufferOf(args.a), b = bufferOf(args.b), c = bufferOf(args.c);
+  const bias = args.bias ? bufferOf(args.bias) : null;
+  if (c === a || c === b || c === bias) {
+    throw new Error("launchMatmul: c must not alias a, b or bias");
   }
   const need = (what: string, buf: GPUBuffer, elements: number) => {
     if (elements > 0x7fffffff || buf.size < elements * 4) {
       throw new Error(
-        `encodeMatmul: ${what} needs ${elements} f32 (${
+        `launchMatmul: ${what} needs ${elements} f32 (${
           elements * 4
         } bytes), buffer has ${buf.size} bytes`,
       );
     }
   };
   if (k > 0) {
-    need("a", args.a, (batch - 1) * strideA + m * k);
-    need("b", args.b, (batch - 1) * strideB + k * n);
+    need("a", a, (batch - 1) * strideA + m * k);
+    need("b", b, (batch - 1) * strideB + k * n);
   }
-  need("c", args.c, (batch - 1) * strideC + m * n);
-  if (args.bias) need("bias", args.bias, n);
+  need("c", c, (batch - 1) * strideC + m * n);
+  if (bias) need("bias", bias, n);
 
   const vecA = (transA ? m % 4 === 0 : k % 4 === 0) && (batch === 1 || strideA % 4 === 0);
   const vecB = (transB ? k % 4 === 0 : n % 4 === 0) && (batch === 1 || strideB % 4 === 0);
   const vecC = n % 4 === 0 && (batch === 1 || strideC % 4 === 0);
   const name = tile ?? chooseMatmulTile(batch, m, n, k);
   const t = TILES[name];
-  const key = `matmul_${name}_${vecA ? "a4" : "a1"}${vecB ? "b4" : "b1"}${vecC ? "c4" : "c1"}.wgsl`;
-  const code = common + (vecA ? aVec4 : aScalar) + (vecB ? bVec4 : bScalar) +
-    (vecC ? cVec4 : cScalar) + t.code;
-  const pipeline = getPipeline(key, code, {
-    TRANS_A: transA ? 1 : 0,
-    TRANS_B: transB ? 1 : 0,
-    HAS_BIAS: args.bias ? 1 : 0,
-    GELU: (args.epilogue ?? "none") === "gelu" ? 1 : 0,
-    ACCUMULATE: args.accumulate ? 1 : 0,
-  });
-
   const tilesM = Math.ceil(m / t.tm);
   const tilesN = Math.ceil(n / (LANES * t.tn));
   const total = batch * tilesM * tilesN;
   const gridX = Math.min(total, MAX_GRID);
   const gridY = Math.ceil(total / gridX);
-  if (gridY > MAX_GRID) throw new Error(`encodeMatmul: ${total} workgroups exceed the grid limit`);
+  if (gridY > MAX_GRID) throw new Error(`launchMatmul: ${total} workgroups exceed the grid limit`);
 
-  const data = new ArrayBuffer(PARAM_BYTES);
-  const u = new Uint32Array(data);
-  u.set([m, n, k, batch, strideA, strideB, strideC]);
-  new Float32Array(data)[7] = args.alpha ?? 1;
-  u.set([tilesM, tilesN, gridX, 0], 8);
-
-  // With K = 0 nothing is read from A or B, which may then be empty (unbindable) buffers.
-  const bindGroup = gpu.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: [
-      { binding: 0, resource: { buffer: getUniform(data) } },
-      { binding: 1, resource: { buffer: k > 0 ? args.a : dummyBuffer(gpu) } },
-      { binding: 2, resource: { buffer: k > 0 ? args.b : dummyBuffer(gpu) } },
-      { binding: 3, resource: { buffer: args.c } },
-      { binding: 4, resource: { buffer: args.bias ?? dummyBuffer(gpu) } },
-    ],
+  VARIANTS[`${name}:${+vecA}${+vecB}${+vecC}`].launch(device, {
+    // With K = 0 nothing is read from A or B, which may then be empty (unbindable) buffers.
+    bindings: { A: k > 0 ? a : null, B: k > 0 ? b : null, C: c, bias },
+    uniforms: {
+      M: m,
+      N: n,
+      K: k,
+      batch,
+      strideA,
+      strideB,
+      strideC,
+      alpha: args.alpha ?? 1,
+      tilesM,
+      tilesN,
+      gridX,
+    },
+    constants: {
+      TRANS_A: transA,
+      TRANS_B: transB,
+      HAS_BIAS: bias !== null,
+      GELU: (args.epilogue ?? "none") === "gelu",
+      ACCUMULATE: args.accumulate ?? false,
+    },
+    workgroups: [gridX, gridY],
   });
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup);
-  pass.dispatchWorkgroups(gridX, gridY);
 }

@@ -1,17 +1,21 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/reduce.wgsl" with { type: "text" };
-import { f32, params } from "./launch.ts";
-import { elementwise, full } from "./basic.ts";
+import { defineKernels } from "../runtime/kernel.ts";
+import { BINARY, elementwise, fill } from "../tensor/elementwise.ts";
+
+const K = defineKernels("reduce.wgsl", src, {
+  sum_rows: { bindings: ["x", "out"], uniforms: ["rows", "cols", "alpha"] },
+  sum_partial: { bindings: ["x", "out"], uniforms: ["rows", "cols", "alpha", "square"] },
+});
 
 /** Column sums: x [R, C] → [C], scaled by `alpha` (outside autograd). */
 export function sumRows(x: Tensor, alpha = 1): Tensor {
   const [rows, cols] = x.shape;
   const out = Tensor.empty(x.device, [cols]);
-  x.device.dispatch({
-    pipeline: x.device.pipeline("reduce.wgsl", src, {}, "sum_rows"),
-    buffers: [x.buffer, out.buffer],
-    params: params(rows, cols, f32(alpha), 0),
+  K.sum_rows.launch(x.device, {
+    bindings: { x, out },
+    uniforms: { rows, cols, alpha },
     workgroups: [Math.ceil(cols / 64)],
   });
   return out;
@@ -27,28 +31,24 @@ export function sumAll(x: Tensor, alpha = 1, square = false): Tensor {
   const device = x.device;
   const n = x.numel;
   const chunks = Math.max(1, Math.ceil(n / CHUNK));
-  const pipeline = device.pipeline("reduce.wgsl", src, {}, "sum_partial");
   const out = Tensor.empty(device, []);
   if (chunks === 1) {
-    device.dispatch({
-      pipeline,
-      buffers: [x.buffer, out.buffer],
-      params: params(n, CHUNK, f32(alpha), square ? 1 : 0),
+    K.sum_partial.launch(device, {
+      bindings: { x, out },
+      uniforms: { rows: n, cols: CHUNK, alpha, square: square ? 1 : 0 },
       workgroups: [1],
     });
     return out;
   }
   const partials = Tensor.empty(device, [chunks]);
-  device.dispatch({
-    pipeline,
-    buffers: [x.buffer, partials.buffer],
-    params: params(n, CHUNK, f32(1), square ? 1 : 0),
+  K.sum_partial.launch(device, {
+    bindings: { x, out: partials },
+    uniforms: { rows: n, cols: CHUNK, alpha: 1, square: square ? 1 : 0 },
     workgroups: [chunks],
   });
-  device.dispatch({
-    pipeline,
-    buffers: [partials.buffer, out.buffer],
-    params: params(chunks, chunks, f32(alpha), 0),
+  K.sum_partial.launch(device, {
+    bindings: { x: partials, out },
+    uniforms: { rows: chunks, cols: chunks, alpha, square: 0 },
     workgroups: [1],
   });
   partials.dispose();
@@ -70,7 +70,7 @@ export function mean(x: Tensor): Tensor {
 
 /** `alpha · g` broadcast from a one-element tensor to `shape`. */
 function broadcastScalar(g: Tensor, shape: readonly number[], alpha: number): Tensor {
-  const ones = full(g.device, shape, alpha);
+  const ones = fill(Tensor.empty(g.device, shape), alpha);
   const out = mulScalarTensor(ones, g);
   ones.dispose();
   return out;
@@ -78,5 +78,5 @@ function broadcastScalar(g: Tensor, shape: readonly number[], alpha: number): Te
 
 function mulScalarTensor(x: Tensor, s: Tensor): Tensor {
   // b broadcast with period 1: x[i] * s[0].
-  return elementwise("binary", 2, Tensor.empty(x.device, x.shape), x, s);
+  return elementwise("binary", BINARY.mul, Tensor.empty(x.device, x.shape), x, s);
 }

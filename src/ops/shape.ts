@@ -1,7 +1,18 @@
 import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/permute.wgsl" with { type: "text" };
-import { grid1d, params } from "./launch.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+
+const WINDOW = {
+  bindings: ["x", "out"],
+  uniforms: ["n", "inner", "big", "small", "start"],
+} as const;
+const K = defineKernels("permute.wgsl", GRID_WGSL + src, {
+  permute: { bindings: ["x", "out"], uniforms: ["n", "dims", "strides"] },
+  narrow: WINDOW,
+  pad: WINDOW,
+  place: WINDOW,
+});
 
 function checkWords(x: Tensor, op: string): void {
   if (x.dtype === "f16") {
@@ -16,21 +27,18 @@ function normDim(dim: number, ndim: number, op: string, shape: readonly number[]
   return dim < 0 ? dim + ndim : dim;
 }
 
-/** Queues one `permute.wgsl` entry point writing `n` elements (or reading n, for "place"). */
-function copy(
-  entry: "permute" | "narrow" | "pad" | "place",
+/** Queues a window copy (`narrow`, `pad` or `place`) writing `n` elements (reading n for place). */
+function copyWindow(
+  entry: "narrow" | "pad" | "place",
   x: Tensor,
   out: Tensor,
   n: number,
-  values: number[],
+  [inner, big, small, start]: [number, number, number, number],
 ): void {
   if (n === 0) return;
-  const device = x.device;
-  device.dispatch({
-    pipeline: device.pipeline("permute.wgsl", src, {}, entry),
-    buffers: [x.buffer, out.buffer],
-    // The uniform struct is 16 words whatever the entry point (its layout is declared in full).
-    params: params(n, ...values, ...Array(15 - values.length).fill(0)),
+  K[entry].launch(x.device, {
+    bindings: { x, out },
+    uniforms: { n, inner, big, small, start },
     workgroups: grid1d(n),
   });
 }
@@ -82,7 +90,13 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const dims4 = [...Array(pad).fill(1), ...outShape];
   const strides4 = [...Array(pad).fill(0), ...perm.map((d) => strides[d])];
   const out = Tensor.empty(x.device, outShape, { dtype: x.dtype });
-  copy("permute", x, out, x.numel, [0, 0, 0, 0, 0, 0, 0, ...dims4, ...strides4]);
+  if (x.numel > 0) {
+    K.permute.launch(x.device, {
+      bindings: { x, out },
+      uniforms: { n: x.numel, dims: dims4, strides: strides4 },
+      workgroups: grid1d(x.numel),
+    });
+  }
   return record(out, [x], "PermuteBackward", backward);
 }
 
@@ -90,7 +104,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
 function narrowRaw(x: Tensor, dim: number, start: number, len: number, shape: number[]): Tensor {
   const [outer, inner] = split(x.shape, dim);
   const out = Tensor.empty(x.device, shape, { dtype: x.dtype });
-  copy("narrow", x, out, outer * len * inner, [inner, x.shape[dim], len, start]);
+  copyWindow("narrow", x, out, outer * len * inner, [inner, x.shape[dim], len, start]);
   return out;
 }
 
@@ -98,7 +112,7 @@ function narrowRaw(x: Tensor, dim: number, start: number, len: number, shape: nu
 function padRaw(g: Tensor, shape: readonly number[], dim: number, start: number, len: number) {
   const [outer, inner] = split(shape, dim);
   const out = Tensor.empty(g.device, shape, { dtype: g.dtype });
-  copy("pad", g, out, outer * shape[dim] * inner, [inner, shape[dim], len, start]);
+  copyWindow("pad", g, out, outer * shape[dim] * inner, [inner, shape[dim], len, start]);
   return out;
 }
 
@@ -182,7 +196,7 @@ export function concat(xs: readonly Tensor[], dim = 0): Tensor {
   let start = 0;
   for (const x of xs) {
     const [outer, inner] = split(x.shape, d);
-    copy("place", x, out, outer * x.shape[d] * inner, [inner, big, x.shape[d], start]);
+    copyWindow("place", x, out, outer * x.shape[d] * inner, [inner, big, x.shape[d], start]);
     starts.push(start);
     start += x.shape[d];
   }
@@ -195,4 +209,27 @@ export function concat(xs: readonly Tensor[], dim = 0): Tensor {
         x.requiresGrad ? narrowRaw(g, d, starts[k], x.shape[d], [...x.shape]) : null
       ),
   );
+}
+
+/**
+ * Copies `src` into `dst` at offset `start` along `dim`, in place and outside autograd (a KV
+ * cache write): dst[..., start:start+len, ...] = src, where src's shape equals dst's except along
+ * `dim` (len = src.shape[dim]). f32 or i32.
+ * @throws {Error} when dtypes or shapes do not fit or the window leaves dst (names both shapes).
+ */
+export function placeInto(dst: Tensor, src: Tensor, dim: number, start: number): void {
+  checkWords(src, "placeInto");
+  const d = normDim(dim, dst.ndim, "placeInto", dst.shape);
+  const len = src.shape[d];
+  const ok = src.dtype === dst.dtype && src.ndim === dst.ndim &&
+    src.shape.every((v, k) => k === d || v === dst.shape[k]) && Number.isInteger(start) &&
+    start >= 0 && start + len <= dst.shape[d];
+  if (!ok) {
+    throw new Error(
+      `placeInto: ${src.dtype} [${src.shape}] does not fit ${dst.dtype} [${dst.shape}] at ` +
+        `${start} along dim ${d}`,
+    );
+  }
+  const [outer, inner] = split(src.shape, d);
+  copyWindow("place", src, dst, outer * len * inner, [inner, dst.shape[d], len, start]);
 }

@@ -7,9 +7,16 @@
 
 import type { Device } from "../runtime/device.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { grid1d, params as pack } from "../ops/launch.ts";
+import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 import { zeros } from "../ops/basic.ts";
 import src from "../../kernels/adamw.wgsl" with { type: "text" };
+
+const ADAMW = defineKernel({
+  name: "adamw.wgsl",
+  code: GRID_WGSL + src,
+  bindings: ["param", "grad", "exp_avg", "exp_avg_sq", "gscale", "steps"],
+  uniforms: ["n", "scaled", "slot", "eps", "beta1", "beta2", "omb1", "omb2"],
+});
 
 /** Hyperparameters of {@linkcode AdamW} (PyTorch names and defaults). */
 export interface AdamWOptions {
@@ -136,6 +143,11 @@ export class AdamW {
   readonly defaults: Required<AdamWOptions>;
   readonly #state = new Map<Tensor, AdamWParamState>();
   #device: Device | null = null;
+  /**
+   * The step-dependent scalars of the current step, one vec4 per (group, t) slot, rewritten in
+   * place each step: passing them as uniforms would create a new uniform buffer every step.
+   */
+  #steps: Tensor | null = null;
 
   /**
    * An optimizer over `params`.
@@ -212,7 +224,12 @@ export class AdamW {
         `AdamW.step: gradScale must be a one-element f32 tensor, got [${scale.shape}]`,
       );
     }
-    for (const group of this.param_groups) {
+    // First pass: state, step counts and the (group, t) slots of this step.
+    const work: { p: Tensor; g: Tensor; st: AdamWParamState; group: ParamGroup; slot: number }[] =
+      [];
+    const slots = new Map<string, number>();
+    const scalars: number[] = [];
+    this.param_groups.forEach((group, gi) => {
       const [beta1, beta2] = group.betas;
       for (const p of group.params) {
         const g = p.grad;
@@ -234,30 +251,62 @@ export class AdamW {
         st.step += 1;
         if (p.numel === 0) continue;
         const t = st.step;
-        const device = p.device;
-        device.dispatch({
-          pipeline: device.pipeline("adamw.wgsl", src),
-          buffers: [
-            p.buffer,
-            g.buffer,
-            st.exp_avg.buffer,
-            st.exp_avg_sq.buffer,
-            scale?.buffer ?? device.dummyBuffer,
-          ],
-          params: uniform(p.numel, scale ? 1 : 0, [
+        const key = `${gi}:${t}`;
+        let slot = slots.get(key);
+        if (slot === undefined) {
+          slots.set(key, slot = slots.size);
+          scalars.push(
             1 - group.lr * group.weight_decay,
             group.lr / (1 - beta1 ** t),
             Math.sqrt(1 - beta2 ** t),
-            group.eps,
-            beta1,
-            beta2,
-            1 - beta1,
-            1 - beta2,
-          ]),
-          workgroups: grid1d(p.numel),
-        });
+            0,
+          );
+        }
+        work.push({ p, g, st, group, slot });
       }
+    });
+    if (!work.length) return;
+    const device = work[0].p.device;
+    const steps = this.#stepBuffer(device, slots.size);
+    device.write(steps.buffer, new Float32Array(scalars));
+    for (const { p, g, st, group, slot } of work) {
+      const [beta1, beta2] = group.betas;
+      ADAMW.launch(device, {
+        bindings: {
+          param: p,
+          grad: g,
+          exp_avg: st.exp_avg,
+          exp_avg_sq: st.exp_avg_sq,
+          gscale: scale ?? null,
+          steps,
+        },
+        uniforms: {
+          n: p.numel,
+          scaled: scale ? 1 : 0,
+          slot,
+          eps: group.eps,
+          beta1,
+          beta2,
+          omb1: 1 - beta1,
+          omb2: 1 - beta2,
+        },
+        workgroups: grid1d(p.numel),
+      });
     }
+  }
+
+  /** The per-step scalar buffer with room for `slots` slots (grown rarely, never per step). */
+  #stepBuffer(device: Device, slots: number): Tensor {
+    if (!this.#steps || this.#steps.numel < slots * 4 || this.#steps.device !== device) {
+      this.#steps?.dispose();
+      const capacity = Math.max(4, slots, (this.#steps?.numel ?? 0) / 2);
+      // "workspace": scratch rewritten every step, not state (it follows from t and lr).
+      this.#steps = Tensor.empty(device, [capacity * 4], {
+        category: "workspace",
+        label: "adamw-step-scalars",
+      }).keep();
+    }
+    return this.#steps;
   }
 
   /** Frees every parameter's `.grad` and sets it to null (PyTorch `set_to_none=True`). */
@@ -420,17 +469,12 @@ export class AdamW {
       st.exp_avg_sq.dispose();
     }
     this.#state.clear();
+    this.#steps?.dispose();
+    this.#steps = null;
   }
 
   /** The device of the parameters. */
   get device(): Device {
     return this.#device!;
   }
-}
-
-function uniform(n: number, scaled: number, floats: number[]): Uint32Array {
-  const words = pack(n, scaled, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-  const f = new Float32Array(words.buffer);
-  floats.forEach((v, i) => f[4 + i] = v);
-  return words;
 }

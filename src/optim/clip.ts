@@ -6,9 +6,16 @@
  */
 
 import { Tensor } from "../tensor/tensor.ts";
-import { grid1d, params as pack } from "../ops/launch.ts";
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 import { full } from "../ops/basic.ts";
 import src from "../../kernels/clip.wgsl" with { type: "text" };
+
+const code = GRID_WGSL + src;
+const K = defineKernels("clip.wgsl", code, {
+  sumsq_partial: { bindings: ["a", "b"], uniforms: ["n", "chunk", "offset"] },
+  clip_coef: { bindings: ["a", "b", "c"], uniforms: ["n", "max_norm"] },
+  scale_grad: { bindings: ["a", "b"], uniforms: ["n"] },
+});
 
 const CHUNK = 65536;
 
@@ -59,26 +66,21 @@ function coef(grads: Tensor[], maxNorm: number, deviceHint: Tensor | null): Clip
   }
   const slots = grads.reduce((s, g) => s + Math.ceil(g.numel / CHUNK), 0);
   const partials = Tensor.empty(device, [slots]);
-  const sumsq = device.pipeline("clip.wgsl", src, {}, "sumsq_partial");
   let offset = 0;
   for (const g of grads) {
     const chunks = Math.ceil(g.numel / CHUNK);
-    device.dispatch({
-      pipeline: sumsq,
-      buffers: [g.buffer, partials.buffer],
-      params: pack(g.numel, CHUNK, offset, 0, 0, 0, 0, 0),
+    K.sumsq_partial.launch(device, {
+      bindings: { a: g, b: partials },
+      uniforms: { n: g.numel, chunk: CHUNK, offset },
       workgroups: [chunks],
     });
     offset += chunks;
   }
   const totalNorm = Tensor.empty(device, []);
   const clipCoef = Tensor.empty(device, []);
-  const words = pack(slots, 0, 0, 0, 0, 0, 0, 0);
-  new Float32Array(words.buffer)[4] = maxNorm;
-  device.dispatch({
-    pipeline: device.pipeline("clip.wgsl", src, {}, "clip_coef"),
-    buffers: [partials.buffer, totalNorm.buffer, clipCoef.buffer],
-    params: words,
+  K.clip_coef.launch(device, {
+    bindings: { a: partials, b: totalNorm, c: clipCoef },
+    uniforms: { n: slots, max_norm: maxNorm },
     workgroups: [1],
   });
   partials.dispose();
@@ -103,12 +105,10 @@ export function clip_grad_norm_(
   const { totalNorm, clipCoef } = coef(grads, max_norm, hint);
   if (grads.length) {
     const device = totalNorm.device;
-    const pipeline = device.pipeline("clip.wgsl", src, {}, "scale_grad");
     for (const g of grads) {
-      device.dispatch({
-        pipeline,
-        buffers: [g.buffer, clipCoef.buffer],
-        params: pack(g.numel, 0, 0, 0, 0, 0, 0, 0),
+      K.scale_grad.launch(device, {
+        bindings: { a: g, b: clipCoef },
+        uniforms: { n: g.numel },
         workgroups: grid1d(g.numel),
       });
     }

@@ -1,5 +1,6 @@
 import { MemoryStats } from "./memory.ts";
 import { BufferPool } from "./pool.ts";
+import type { Bindable } from "./kernel.ts";
 
 /** Adapter facts, as reported by WebGPU. */
 export interface AdapterInfo {
@@ -21,18 +22,6 @@ export interface DeviceOptions {
   maxDispatchesPerSubmit?: number;
 }
 
-/** One compute dispatch: a pipeline, its storage buffers and its uniform parameters. */
-export interface Dispatch {
-  /** Pipeline from {@linkcode Device.pipeline}. */
-  pipeline: GPUComputePipeline;
-  /** Storage buffers bound at @binding(1), @binding(2), ... in order. */
-  buffers: GPUBuffer[];
-  /** Uniform parameters bound at @binding(0); omit when the kernel declares none. */
-  params?: ArrayBuffer | ArrayBufferView;
-  /** Workgroup counts [x, y, z]; each must be ≤ 65535. */
-  workgroups: [number, number?, number?];
-}
-
 // Raised limits: the defaults (128 MiB storage binding, 16 KiB workgroup memory) are too small
 // for BERT-base attention scores at batch 32 and for the large matmul tiles.
 const RAISED_LIMITS = [
@@ -46,11 +35,15 @@ const RAISED_LIMITS = [
 ] as const;
 
 const MAX_UNIFORM_CACHE = 8192;
+/** Bytes of per-launch values one batch (the launches between two flushes) may queue. */
+const LAUNCH_BYTES = 256 * 1024;
 
 /**
  * A WebGPU adapter + device with the pieces training needs: a pipeline cache (each WGSL variant is
  * compiled once), a buffer pool, an immutable uniform cache, memory accounting by category, and a
- * command encoder that batches every dispatch until {@linkcode Device.flush} or a readback.
+ * command encoder that batches every kernel launch and copy until {@linkcode Device.flush} or a
+ * readback. Kernels are declared and launched through `defineKernel` (src/runtime/kernel.ts);
+ * buffer copies through {@linkcode Device.copy}.
  *
  * WebGPU errors (validation, out-of-memory, device loss) are collected as they happen and thrown
  * with their reason from the next {@linkcode Device.sync} or readback.
@@ -67,8 +60,11 @@ export class Device {
   /** @internal */
   readonly pool: BufferPool;
 
-  readonly #pipelines = new Map<string, GPUComputePipeline>();
-  readonly #modules = new Map<string, GPUShaderModule>();
+  readonly #modules = new Map<
+    string,
+    { module: GPUShaderModule; pipelines: Map<string, GPUComputePipeline> }
+  >();
+  #pipelineCount = 0;
   readonly #uniforms = new Map<string, GPUBuffer>();
   readonly #retiredUniforms: GPUBuffer[] = [];
   readonly #maxDispatches: number;
@@ -78,6 +74,11 @@ export class Device {
   #errors: string[] = [];
   #lost: string | null = null;
   #dummy: GPUBuffer | null = null;
+  #uniformsCreated = 0;
+  readonly #launchWords = new Uint32Array(LAUNCH_BYTES / 4);
+  #launchBytes = 0;
+  #launchBuffer: GPUBuffer | null = null;
+  #stagingCreated = 0;
 
   private constructor(gpu: GPUDevice, info: AdapterInfo, options: DeviceOptions) {
     this.gpu = gpu;
@@ -139,41 +140,45 @@ export class Device {
   }
 
   /**
-   * The compute pipeline for `code` with `constants` (WGSL `override`s), compiled once and cached.
-   * @param key unique name of the WGSL source (e.g. its file name).
+   * @internal The compute pipeline for `code` with `constants` (WGSL `override`s) and
+   * `entryPoint`, compiled once and cached by the code itself (a shader module per distinct
+   * source), so two sources can never share a cache entry. Kernels come through
+   * `Kernel.launch` (src/runtime/kernel.ts), which calls this once per constant set.
+   * @param label names the source in WebGPU labels and errors (e.g. its file name).
    */
   pipeline(
-    key: string,
+    label: string,
     code: string,
     constants: Record<string, number> = {},
     entryPoint = "main",
   ): GPUComputePipeline {
+    let entry = this.#modules.get(code);
+    if (!entry) {
+      entry = { module: this.gpu.createShaderModule({ code, label }), pipelines: new Map() };
+      this.#modules.set(code, entry);
+    }
     const names = Object.keys(constants).sort();
-    const id = `${key}:${entryPoint}:${names.map((n) => `${n}=${constants[n]}`).join(",")}`;
-    let p = this.#pipelines.get(id);
+    const id = `${entryPoint}:${names.map((n) => `${n}=${constants[n]}`).join(",")}`;
+    let p = entry.pipelines.get(id);
     if (!p) {
-      let module = this.#modules.get(key);
-      if (!module) {
-        module = this.gpu.createShaderModule({ code, label: key });
-        this.#modules.set(key, module);
-      }
       p = this.gpu.createComputePipeline({
-        label: id,
+        label: `${label}:${id}`,
         layout: "auto",
-        compute: { module, entryPoint, constants },
+        compute: { module: entry.module, entryPoint, constants },
       });
-      this.#pipelines.set(id, p);
+      entry.pipelines.set(id, p);
+      this.#pipelineCount++;
     }
     return p;
   }
 
   /** Number of distinct pipelines compiled so far. */
   get pipelineCount(): number {
-    return this.#pipelines.size;
+    return this.#pipelineCount;
   }
 
   /**
-   * An immutable uniform buffer holding `data`, cached by content: training repeats the same
+   * @internal An immutable uniform buffer holding `data`, cached by content: training repeats the same
    * shapes every step, so after the first step no uniform is written at all, and an immutable
    * buffer can never be overwritten while queued work still reads it.
    */
@@ -205,6 +210,8 @@ export class Device {
     });
     new Uint8Array(buf.getMappedRange()).set(bytes);
     buf.unmap();
+    this.memory.uniformBytes += size;
+    this.#uniformsCreated++;
     this.#uniforms.set(key, buf);
     if (this.#uniforms.size > MAX_UNIFORM_CACHE) {
       const oldest = this.#uniforms.keys().next().value as string;
@@ -214,7 +221,17 @@ export class Device {
     return buf;
   }
 
-  /** A 4-byte storage buffer to bind where a kernel's optional input is absent. */
+  /**
+   * GPU buffers created so far: storage (pool misses), uniform and readback staging buffers. In a
+   * steady training loop only readbacks add to it after the first step: storage buffers come
+   * from the pool and uniforms are cached by value, so growth per step in a loop without
+   * readbacks means a per-step value is passed as a uniform (pass it in a reused buffer).
+   */
+  get buffersCreated(): number {
+    return this.pool.created + this.#uniformsCreated + this.#stagingCreated;
+  }
+
+  /** @internal A 16-byte storage buffer to bind where a kernel's optional input is absent. */
   get dummyBuffer(): GPUBuffer {
     return this.#dummy ??= this.gpu.createBuffer({
       size: 16,
@@ -223,7 +240,46 @@ export class Device {
     });
   }
 
-  /** The compute pass that queued dispatches go into (opened on demand). */
+  /**
+   * @internal Queues per-launch values (u32 words) for a kernel of the current batch and returns
+   * the binding of their slot in {@linkcode Device.launchWordsBuffer} (each slot starts at the
+   * storage-offset alignment, so the kernel reads its words from index 0 and its uniform stays
+   * the same from call to call). Values that change on every call (a dropout seed) go here
+   * instead of into a uniform: uniforms are cached by value, so each new value would be a new
+   * buffer. The words are uploaded once, at the flush that submits the batch (a queue write
+   * before that submit and after every earlier one, so no batch sees another's).
+   */
+  pushLaunchWords(words: readonly number[]): GPUBufferBinding {
+    const align = this.limits.minStorageBufferOffsetAlignment;
+    const size = Math.max(4, words.length * 4);
+    if (size > LAUNCH_BYTES) {
+      throw new Error(`${words.length} launch words exceed ${LAUNCH_BYTES} bytes`);
+    }
+    let offset = Math.ceil(this.#launchBytes / align) * align;
+    if (offset + size > LAUNCH_BYTES) {
+      this.flush();
+      offset = 0;
+    }
+    this.#launchWords.set(words, offset / 4);
+    this.#launchBytes = offset + size;
+    return { buffer: this.launchWordsBuffer, offset, size };
+  }
+
+  /** @internal The storage buffer holding the current batch's per-launch words. */
+  get launchWordsBuffer(): GPUBuffer {
+    if (!this.#launchBuffer) {
+      this.#launchBuffer = this.gpu.createBuffer({
+        size: LAUNCH_BYTES,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+        label: "launch-words",
+      });
+      this.memory.uniformBytes += LAUNCH_BYTES;
+      this.#uniformsCreated++;
+    }
+    return this.#launchBuffer;
+  }
+
+  /** @internal The compute pass that kernel launches go into (opened on demand). */
   computePass(): GPUComputePassEncoder {
     this.#assertAlive();
     if (!this.#pass) {
@@ -234,7 +290,7 @@ export class Device {
   }
 
   /** The command encoder for copies (closes the open compute pass first). */
-  commandEncoder(): GPUCommandEncoder {
+  #commandEncoder(): GPUCommandEncoder {
     this.#assertAlive();
     if (this.#pass) {
       this.#pass.end();
@@ -243,20 +299,22 @@ export class Device {
     return this.#encoder ??= this.gpu.createCommandEncoder();
   }
 
-  /** Queues one dispatch; nothing runs until the next flush (explicit, automatic or readback). */
-  dispatch(d: Dispatch): void {
-    const pass = this.computePass();
-    const layout = d.pipeline.getBindGroupLayout(0);
-    const entries: GPUBindGroupEntry[] = [];
-    if (d.params) entries.push({ binding: 0, resource: { buffer: this.uniform(d.params) } });
-    d.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
-    pass.setPipeline(d.pipeline);
-    pass.setBindGroup(0, this.gpu.createBindGroup({ layout, entries }));
-    const [x, y = 1, z = 1] = d.workgroups;
-    if (x > 65535 || y > 65535 || z > 65535) {
-      throw new Error(`dispatch ${d.pipeline.label}: workgroups [${x}, ${y}, ${z}] exceed 65535`);
+  /**
+   * Queues a copy of `bytes` bytes from `src` (at `srcOffset`) to `dst` (at `dstOffset`), in
+   * order with the queued kernel launches. Offsets and sizes must be multiples of 4.
+   * @throws {Error} when a range lies outside its buffer.
+   */
+  copy(src: Bindable, dst: Bindable, bytes: number, srcOffset = 0, dstOffset = 0): void {
+    const from = "buffer" in src ? src.buffer : src;
+    const to = "buffer" in dst ? dst.buffer : dst;
+    if (srcOffset + bytes > from.size || dstOffset + bytes > to.size) {
+      throw new Error(
+        `copy: ${bytes} bytes from offset ${srcOffset} of a ${from.size}-byte buffer to offset ` +
+          `${dstOffset} of a ${to.size}-byte buffer do not fit`,
+      );
     }
-    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    if (bytes === 0) return;
+    this.#commandEncoder().copyBufferToBuffer(from, srcOffset, to, dstOffset, bytes);
     this.noteQueued();
   }
 
@@ -271,13 +329,21 @@ export class Device {
       this.#pass.end();
       this.#pass = null;
     }
+    if (this.#launchBytes) {
+      const words = this.#launchBytes / 4;
+      this.gpu.queue.writeBuffer(this.launchWordsBuffer, 0, this.#launchWords, 0, words);
+      this.#launchBytes = 0;
+    }
     if (this.#encoder) {
       this.gpu.queue.submit([this.#encoder.finish()]);
       this.#encoder = null;
       this.#pending = 0;
     }
     if (this.#retiredUniforms.length) {
-      for (const b of this.#retiredUniforms) b.destroy();
+      for (const b of this.#retiredUniforms) {
+        this.memory.uniformBytes -= b.size;
+        b.destroy();
+      }
       this.#retiredUniforms.length = 0;
     }
   }
@@ -308,7 +374,9 @@ export class Device {
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
       label: "readback",
     });
-    this.commandEncoder().copyBufferToBuffer(buffer, offset, staging, 0, size);
+    this.memory.stagingBytes += size;
+    this.#stagingCreated++;
+    this.#commandEncoder().copyBufferToBuffer(buffer, offset, staging, 0, size);
     this.flush();
     try {
       await staging.mapAsync(GPUMapMode.READ);
@@ -319,6 +387,7 @@ export class Device {
       throw e;
     } finally {
       staging.destroy();
+      this.memory.stagingBytes -= size;
     }
   }
 
@@ -343,8 +412,12 @@ export class Device {
   destroy(): void {
     this.flush();
     this.pool.clear();
-    for (const b of this.#uniforms.values()) b.destroy();
+    for (const b of this.#uniforms.values()) {
+      this.memory.uniformBytes -= b.size;
+      b.destroy();
+    }
     this.#uniforms.clear();
+    this.#launchBuffer?.destroy();
     this.gpu.destroy();
   }
 

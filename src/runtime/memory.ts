@@ -24,6 +24,13 @@ export class MemoryStats {
   peakBytes = 0;
   /** Bytes of freed buffers kept by the pool for reuse. */
   pooledBytes = 0;
+  /**
+   * Bytes of cached uniform buffers (kernel parameters, cached by value; not tensors, so not in
+   * `liveBytes`). Constant in a steady training loop: growth per step is a leak.
+   */
+  uniformBytes = 0;
+  /** Bytes of readback staging buffers in flight (not in `liveBytes`). */
+  stagingBytes = 0;
   /** Live bytes per category. */
   readonly byCategory: Record<MemoryCategory, number> = {
     parameter: 0,
@@ -62,12 +69,14 @@ export class MemoryStats {
     liveBytes: number;
     peakBytes: number;
     pooledBytes: number;
+    uniformBytes: number;
     byCategory: Record<MemoryCategory, number>;
   } {
     return {
       liveBytes: this.liveBytes,
       peakBytes: this.peakBytes,
       pooledBytes: this.pooledBytes,
+      uniformBytes: this.uniformBytes,
       byCategory: { ...this.byCategory },
     };
   }

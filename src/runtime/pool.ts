@@ -15,6 +15,8 @@ export function alignBytes(bytes: number): number {
  */
 export class BufferPool {
   readonly #free = new Map<number, GPUBuffer[]>();
+  /** Buffers created (pool misses) since the pool was made. */
+  created = 0;
 
   constructor(readonly gpu: GPUDevice, readonly stats: MemoryStats) {}
 
@@ -27,6 +29,7 @@ export class BufferPool {
       this.stats.pooledBytes -= size;
       return reused;
     }
+    this.created++;
     return this.gpu.createBuffer({ size, usage: STORAGE_USAGE, label });
   }
 

@@ -1,10 +1,10 @@
 import type { Device } from "../runtime/device.ts";
 import type { MemoryCategory } from "../runtime/memory.ts";
-import { runBackward } from "../autograd/engine.ts";
-import { dropUser, type GradNode } from "../autograd/node.ts";
+import type { GradNode } from "../autograd/node.ts";
 import { byteSize, checkShape, type DType, halfToFloat, numelOf } from "./dtype.ts";
 import { Storage } from "./storage.ts";
 import { track, untrack } from "./scope.ts";
+import { accumulateLeaf, seedGradient, settleLeafGradients } from "./grad.ts";
 
 /** Options for creating a tensor. */
 export interface TensorOptions {
@@ -93,6 +93,11 @@ export class Tensor {
     return new Tensor(device, storage, shape, dtype, options.requiresGrad ?? false);
   }
 
+  /** An uninitialised tensor on this tensor's device (PyTorch `new_empty`). */
+  newEmpty(shape: readonly number[], options: TensorOptions = {}): Tensor {
+    return Tensor.empty(this.device, shape, options);
+  }
+
   /** The shared storage. @throws {Error} after dispose(). */
   get storage(): Storage {
     if (!this.#storage) throw new Error(`tensor [${this.shape}] used after dispose()`);
@@ -173,7 +178,12 @@ export class Tensor {
    * require grad, or a second backward through a released graph.
    */
   backward(gradient?: Tensor): void {
-    runBackward(this, gradient);
+    // Tensors know autograd by type only: a recorded tensor reaches the engine through its node.
+    if (this.gradFn) return this.gradFn.runBackward(this, gradient);
+    // A leaf: its gradient is the seed itself (PyTorch's AccumulateGrad).
+    const touched = new Set<Tensor>();
+    accumulateLeaf(this, seedGradient(this, gradient), touched);
+    settleLeafGradients(touched);
   }
 
   /** Frees this handle now (the buffer returns to the pool once nothing else holds it). */
@@ -184,7 +194,7 @@ export class Tensor {
     untrack(this);
     // The graph stays reachable from later nodes (gradFn is kept for traversal); this handle
     // just stops being one of its users.
-    if (this.gradFn) dropUser(this.gradFn);
+    this.gradFn?.dropUser();
   }
 
   /** Keeps this tensor alive past the enclosing {@linkcode tidy} scope. */

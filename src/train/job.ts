@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Device } from "../runtime/device.ts";
 import { BertConfig } from "../models/bert/config.ts";
 import { BertForSequenceClassification } from "../models/bert/modeling_bert.ts";
@@ -9,10 +9,61 @@ import { stratifiedSplit, takeSubset } from "../data/split.ts";
 import type { Dataset, Example } from "../data/types.ts";
 import { applyVeLoRA, type VeLoRAReport } from "../velora/apply.ts";
 import type { VeLoRAInitType } from "../velora/velora_linear.ts";
-import { Trainer, type TrainerState, type TrainOutput } from "./trainer.ts";
+import { get_peft_model, LoraConfig, type PeftModel } from "../peft/mod.ts";
+import { type LogEntry, Trainer, type TrainerState, type TrainOutput } from "./trainer.ts";
+import { type EvalStrategy, TrainingArguments } from "./training_args.ts";
+import { writeJsonAtomic } from "../util/write_atomic.ts";
+import { saveSafetensors } from "../io/safetensors.ts";
 
 /** Training modes of the main job. */
-export type FinetuneMode = "full" | "velora" | "checkpointing";
+export type FinetuneMode = "full" | "velora" | "checkpointing" | "lora" | "lora-velora";
+
+/** Every mode, in `--mode all`'s order. */
+export const FINETUNE_MODES: readonly FinetuneMode[] = [
+  "full",
+  "velora",
+  "checkpointing",
+  "lora",
+  "lora-velora",
+];
+
+/**
+ * Defaults of the main job's options: the one place they are written (the CLI, its help text and
+ * {@linkcode runFinetune} read them from here). The Trainer's own defaults (HF's) are in
+ * `TRAINING_ARGS_DEFAULTS`.
+ */
+export const FINETUNE_DEFAULTS = {
+  mode: "velora",
+  evalFraction: 0.2,
+  numGroups: 32,
+  veloraScale: 1,
+  epochs: 2,
+  maxSteps: -1,
+  batchSize: 32,
+  evalBatchSize: 64,
+  maxLength: 128,
+  /** Peak lr of the embedded random-init model (trained from scratch). */
+  lr: 1e-3,
+  /** Peak lr when fine-tuning a pretrained `--model`. */
+  lrPretrained: 5e-5,
+  /** Peak lr of the LoRA modes with a pretrained `--model` (adapters train faster). */
+  lrLora: 5e-4,
+  /** LoRA rank, alpha, dropout and targets (PEFT's defaults for BERT: query, value). */
+  loraR: 8,
+  loraAlpha: 16,
+  loraDropout: 0,
+  loraTargetModules: "query,value",
+  warmupRatio: 0.1,
+  weightDecay: 0.01,
+  maxGradNorm: 1,
+  gradientAccumulationSteps: 1,
+  seed: 42,
+  evalStrategy: "epoch",
+  saveSteps: 50,
+  saveTotalLimit: 2,
+  loggingSteps: 10,
+  outputDir: "output/finetune_bert",
+} as const;
 
 /** Options of the main job (the CLI flags of `examples/finetune_bert.ts`). */
 export interface FinetuneOptions {
@@ -22,7 +73,7 @@ export interface FinetuneOptions {
   data?: string;
   /** Evaluation file; default: a stratified split of the training data. */
   evalData?: string;
-  /** Fraction held out for evaluation when there is no eval file. Default 0.2. */
+  /** Fraction held out for evaluation when there is no eval file. */
   evalFraction?: number;
   /** Text columns and label column of `data` / `evalData`. */
   textColumn?: string;
@@ -32,7 +83,7 @@ export interface FinetuneOptions {
   labelColumn?: string;
   /** Skip and count bad rows instead of failing. */
   skipBadRows?: boolean;
-  /** Stratified subset of the training data. */
+  /** Stratified subset of the training data (the default eval split shrinks with it). */
   maxTrainExamples?: number;
   /** Stratified subset of the evaluation data. */
   maxEvalExamples?: number;
@@ -40,36 +91,50 @@ export interface FinetuneOptions {
   veloraLayers?: string;
   /** G. */
   numGroups?: number;
+  /** LoRA rank r. */
+  loraR?: number;
+  /** LoRA alpha (scaling = alpha / r). */
+  loraAlpha?: number;
+  /** LoRA input dropout. */
+  loraDropout?: number;
+  /** LoRA targets: comma-separated names/suffixes, or "all-linear". */
+  loraTargetModules?: string;
   /** init_type. */
   veloraInit?: VeLoRAInitType;
   /** velora_scale. */
   veloraScale?: number;
   /** Epochs. */
-  epochs: number;
+  epochs?: number;
   /** Optimizer steps cap (-1 = none). */
-  maxSteps: number;
+  maxSteps?: number;
   /** Batch size. */
-  batchSize: number;
+  batchSize?: number;
   /** Max tokens per example. */
-  maxLength: number;
+  maxLength?: number;
   /** Peak learning rate. */
-  lr: number;
-  /** Warm-up fraction. */
-  warmupRatio: number;
+  lr?: number;
+  /** Warm-up fraction in [0, 1]. */
+  warmupRatio?: number;
   /** AdamW weight decay. */
-  weightDecay: number;
+  weightDecay?: number;
+  /** Global gradient-norm clip (0 = off). */
+  maxGradNorm?: number;
   /** Gradient accumulation steps. */
-  gradientAccumulationSteps: number;
+  gradientAccumulationSteps?: number;
   /** Seed of the split, data order, init and dropout. */
-  seed: number;
+  seed?: number;
+  /** When to evaluate ("epoch", "steps", "no"); the final model is evaluated in every case. */
+  evalStrategy?: EvalStrategy;
+  /** Steps between evaluations with "steps" (default: loggingSteps). */
+  evalSteps?: number;
   /** Checkpoint every N optimizer steps (0 = never). */
-  saveSteps: number;
-  /** Checkpoints kept (the newest). Default 2. */
+  saveSteps?: number;
+  /** Checkpoints kept (the newest). */
   saveTotalLimit?: number;
   /** Loss readback interval in steps. */
-  loggingSteps: number;
+  loggingSteps?: number;
   /** Progress bar. */
-  progress: boolean;
+  progress?: boolean;
 }
 
 /** The prepared data of a run. */
@@ -94,6 +159,7 @@ export async function prepareData(o: FinetuneOptions): Promise<PreparedData> {
     labelColumn: o.labelColumn,
     skipBadRows: o.skipBadRows,
   };
+  const seed = o.seed ?? FINETUNE_DEFAULTS.seed;
   const ds: Dataset = o.data
     ? await loadTextClassificationFile(o.data, columns)
     : await loadSpamAssassin();
@@ -109,18 +175,21 @@ export async function prepareData(o: FinetuneOptions): Promise<PreparedData> {
     train = ds.examples;
     evalSet = ev.examples;
   } else {
-    const split = stratifiedSplit(ds.examples, {
-      evalFraction: o.evalFraction ?? 0.2,
-      seed: o.seed,
-    });
+    const fraction = o.evalFraction ?? FINETUNE_DEFAULTS.evalFraction;
+    const split = stratifiedSplit(ds.examples, { evalFraction: fraction, seed });
     train = split.train;
     evalSet = split.eval;
+    if (o.maxTrainExamples && o.maxTrainExamples < train.length) {
+      // The held-out part keeps its share of the examples actually used, not of the whole file.
+      const evalSize = Math.max(1, Math.round(o.maxTrainExamples * fraction / (1 - fraction)));
+      if (evalSize < evalSet.length) evalSet = takeSubset(evalSet, evalSize, seed + 1);
+    }
   }
   if (o.maxTrainExamples && o.maxTrainExamples < train.length) {
-    train = takeSubset(train, o.maxTrainExamples, o.seed);
+    train = takeSubset(train, o.maxTrainExamples, seed);
   }
   if (o.maxEvalExamples && o.maxEvalExamples < evalSet.length) {
-    evalSet = takeSubset(evalSet, o.maxEvalExamples, o.seed + 1);
+    evalSet = takeSubset(evalSet, o.maxEvalExamples, seed + 1);
   }
   return { name: ds.name, train, eval: evalSet, id2label: ds.id2label, skipped };
 }
@@ -156,13 +225,15 @@ export async function buildModel(
   );
   if (!o.model) {
     const config = new BertConfig({ ...DEFAULT_MODEL_CONFIG, id2label, label2id, num_labels: n });
-    const model = new BertForSequenceClassification(device, config, { seed: o.seed });
+    const model = new BertForSequenceClassification(device, config, {
+      seed: o.seed ?? FINETUNE_DEFAULTS.seed,
+    });
     return { model, tokenizer: await PreTrainedTokenizer.default(), name: DEFAULT_MODEL_NAME };
   }
   const model = await BertForSequenceClassification.from_pretrained(o.model, {
     device,
     num_labels: n,
-    seed: o.seed,
+    seed: o.seed ?? FINETUNE_DEFAULTS.seed,
   });
   model.config.id2label = Object.fromEntries(
     Object.entries(data.id2label).map(([k, v]) => [Number(k), v]),
@@ -184,25 +255,60 @@ export const VELORA_PRESETS: Record<string, (string | RegExp)[]> = {
   vd: ["attention.self.value", /.*layer\.\d+\.output\.dense/],
 };
 
-/** Sets up `mode` on `model`: VeLoRA patching or gradient checkpointing. */
+/** What {@linkcode setupMode} made of the model. */
+export interface ModeSetup {
+  /** The model to train: the base model, or its PeftModel in the LoRA modes. */
+  model: BertForSequenceClassification | PeftModel;
+  /** The VeLoRA report in velora mode. */
+  report: VeLoRAReport | null;
+  /** The PEFT wrapper in the LoRA modes. */
+  peft: PeftModel | null;
+}
+
+/** The LoRA config of the LoRA modes (task SEQ_CLS: the classifier trains and is saved too). */
+export function loraConfigFor(mode: FinetuneMode, o: FinetuneOptions): LoraConfig {
+  const D = FINETUNE_DEFAULTS;
+  const spec = (o.loraTargetModules ?? D.loraTargetModules).trim();
+  return new LoraConfig({
+    r: o.loraR ?? D.loraR,
+    lora_alpha: o.loraAlpha ?? D.loraAlpha,
+    lora_dropout: o.loraDropout ?? D.loraDropout,
+    target_modules: spec === "all-linear"
+      ? spec
+      : spec.split(",").map((t) => t.trim()).filter(Boolean),
+    task_type: "SEQ_CLS",
+    base_model_name_or_path: o.model ?? null,
+    seed: o.seed ?? D.seed,
+    velora_config: mode === "lora-velora"
+      ? { num_groups: o.numGroups ?? D.numGroups, init_type: o.veloraInit, scale: o.veloraScale }
+      : null,
+  });
+}
+
+/** Sets up `mode` on `model`: VeLoRA patching, gradient checkpointing or LoRA adapters. */
 export function setupMode(
   model: BertForSequenceClassification,
   mode: FinetuneMode,
   o: FinetuneOptions,
-): VeLoRAReport | null {
+): ModeSetup {
   if (mode === "checkpointing") model.gradient_checkpointing_enable();
-  if (mode !== "velora") return null;
+  if (mode === "lora" || mode === "lora-velora") {
+    const peft = get_peft_model(model, loraConfigFor(mode, o));
+    return { model: peft, report: null, peft };
+  }
+  if (mode !== "velora") return { model, report: null, peft: null };
   const spec = o.veloraLayers ?? "all";
   const targets = VELORA_PRESETS[spec] ?? spec.split(",").map((s) => s.trim()).filter(Boolean);
-  return applyVeLoRA(model, {
+  const report = applyVeLoRA(model, {
     target_modules: targets,
-    num_groups: o.numGroups,
+    num_groups: o.numGroups ?? FINETUNE_DEFAULTS.numGroups,
     init_type: o.veloraInit,
     scale: o.veloraScale,
   });
+  return { model, report, peft: null };
 }
 
-/** `metrics.json` of one mode (API.md "Main job"). */
+/** `metrics.json` of one mode (API.md "Main job"); `eval_*` are those of the saved model. */
 export interface RunMetrics {
   mode: FinetuneMode;
   model: string;
@@ -221,53 +327,88 @@ export interface RunMetrics {
   train_examples: number;
   adapter: string;
   velora_layers?: { name: string; num_groups: number; sub_token_size: number }[];
-  log_history: { step: number; loss: number }[];
+  /** LoRA modes: trainable / all parameter counts and the adapter config. */
+  lora?: { trainable_params: number; all_params: number; config: Record<string, unknown> };
+  /** HF `trainer_state.json` style: one entry per logging step and per evaluation. */
+  log_history: LogEntry[];
+}
+
+/** The `TrainingArguments` of a run of the main job. */
+export function finetuneTrainingArgs(o: FinetuneOptions, outputDir: string): TrainingArguments {
+  const D = FINETUNE_DEFAULTS;
+  const batch = o.batchSize ?? D.batchSize;
+  return new TrainingArguments({
+    output_dir: outputDir,
+    num_train_epochs: o.epochs ?? D.epochs,
+    max_steps: o.maxSteps ?? D.maxSteps,
+    per_device_train_batch_size: batch,
+    per_device_eval_batch_size: Math.max(batch, D.evalBatchSize),
+    learning_rate: o.lr ?? (o.model ? D.lrPretrained : D.lr),
+    warmup_ratio: o.warmupRatio ?? D.warmupRatio,
+    weight_decay: o.weightDecay ?? D.weightDecay,
+    max_grad_norm: o.maxGradNorm ?? D.maxGradNorm,
+    gradient_accumulation_steps: o.gradientAccumulationSteps ?? D.gradientAccumulationSteps,
+    seed: o.seed ?? D.seed,
+    eval_strategy: o.evalStrategy ?? D.evalStrategy,
+    eval_steps: o.evalSteps ?? null,
+    save_steps: o.saveSteps ?? D.saveSteps,
+    save_total_limit: o.saveTotalLimit ?? D.saveTotalLimit,
+    logging_steps: o.loggingSteps ?? D.loggingSteps,
+    max_length: o.maxLength ?? D.maxLength,
+    disable_tqdm: !(o.progress ?? true),
+  });
+}
+
+/** Hooks and switches of {@linkcode runFinetune}. */
+export interface RunFinetuneOptions {
+  /** Continue from the newest checkpoint in the output folder. */
+  resume?: boolean;
+  /** Log sink (default console.log). */
+  log?: (m: string) => void;
+  /** HF `on_step_end`; returning true stops training after that step. */
+  onStepEnd?: (state: Readonly<TrainerState>) => boolean | void;
 }
 
 /**
- * Runs one mode end to end: build the model, set up the mode, train, evaluate, save the model and
- * tokenizer into `outputDir` (`save_pretrained`) with checkpoints under it.
+ * Runs one mode of the main job end to end: build the model, set up the mode, train (evaluating
+ * as `evalStrategy` says and always the final model), save the model and tokenizer into
+ * `outputDir` (`save_pretrained`) with checkpoints under it, and write `metrics.json`.
  */
-export async function runMode(
+export async function runFinetune(
   device: Device,
   mode: FinetuneMode,
   o: FinetuneOptions,
   data: PreparedData,
   outputDir: string,
-  resume: boolean,
-  log: (m: string) => void = console.log,
-  onStepEnd?: (state: Readonly<TrainerState>) => boolean | void,
+  run: RunFinetuneOptions = {},
 ): Promise<{ metrics: RunMetrics; output: TrainOutput }> {
-  const { model, tokenizer, name } = await buildModel(device, o, data);
-  const report = setupMode(model, mode, o);
+  const lora = mode === "lora" || mode === "lora-velora";
+  const args = finetuneTrainingArgs(
+    lora && o.lr === undefined && o.model ? { ...o, lr: FINETUNE_DEFAULTS.lrLora } : o,
+    outputDir,
+  );
+  const { model: base, tokenizer, name } = await buildModel(device, o, data);
+  const { model, report, peft } = setupMode(base, mode, o);
   const trainer = new Trainer({
     model,
     tokenizer,
     train_dataset: data.train,
     eval_dataset: data.eval,
-    regression: model.config.num_labels === 1,
-    log,
-    on_step_end: onStepEnd,
-    args: {
-      output_dir: outputDir,
-      num_train_epochs: o.epochs,
-      max_steps: o.maxSteps,
-      per_device_train_batch_size: o.batchSize,
-      per_device_eval_batch_size: Math.max(o.batchSize, 64),
-      learning_rate: o.lr,
-      warmup_ratio: o.warmupRatio,
-      weight_decay: o.weightDecay,
-      gradient_accumulation_steps: o.gradientAccumulationSteps,
-      seed: o.seed,
-      save_steps: o.saveSteps,
-      save_total_limit: o.saveTotalLimit ?? 2,
-      logging_steps: o.loggingSteps,
-      max_length: o.maxLength,
-      progress: o.progress,
-    },
+    regression: base.config.num_labels === 1,
+    log: run.log,
+    on_step_end: run.onStepEnd,
+    args,
   });
   try {
-    const output = await trainer.train({ resume_from_checkpoint: resume });
+    const output = await trainer.train({ resume_from_checkpoint: run.resume ?? false });
+    if (peft && !o.model) {
+      // The embedded base has no hub id: save it (frozen, unchanged) beside the adapter and
+      // name that folder as the adapter's base.
+      const baseDir = join(outputDir, "base_model");
+      await saveBase(peft, baseDir);
+      await tokenizer.save_pretrained(baseDir);
+      peft.peft_config[peft.active_adapter].base_model_name_or_path = resolve(baseDir);
+    }
     await model.save_pretrained(outputDir);
     await tokenizer.save_pretrained(outputDir);
     const ev = output.eval!;
@@ -297,6 +438,15 @@ export async function runMode(
           })),
         }
         : {}),
+      ...(peft
+        ? {
+          lora: {
+            trainable_params: peft.get_nb_trainable_parameters()[0],
+            all_params: peft.get_nb_trainable_parameters()[1],
+            config: peft.peft_config[peft.active_adapter].to_dict(),
+          },
+        }
+        : {}),
       log_history: output.log_history,
     };
     await writeJsonAtomic(join(outputDir, "metrics.json"), metrics);
@@ -307,14 +457,22 @@ export async function runMode(
   }
 }
 
-/** Writes JSON atomically (temp file + rename). */
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    await Deno.writeTextFile(tmp, JSON.stringify(value, null, 2) + "\n");
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`${path}: write failed: ${(e as Error).message}`);
-  }
+/**
+ * Saves the base model of `peft` as a plain HF checkpoint (its original weights: adapters not
+ * merged, the original classifier).
+ */
+async function saveBase(peft: PeftModel, dir: string): Promise<void> {
+  const base = peft.get_base_model() as BertForSequenceClassification;
+  const state = new Map(
+    [...peft.base_model.model.state_dict()].flatMap(([k, t]): [string, typeof t][] => {
+      if (k.includes(".lora_") || k.includes(".modules_to_save.")) return [];
+      return [[k.replace(".base_layer.", ".").replace(".original_module.", "."), t]];
+    }),
+  );
+  await Deno.mkdir(dir, { recursive: true });
+  const tensors = new Map<string, { shape: number[]; data: Float32Array | Int32Array }>();
+  for (const [k, t] of state) tensors.set(k, { shape: [...t.shape], data: await t.toArray() });
+  await saveSafetensors(join(dir, "model.safetensors"), tensors);
+  base.config.architectures = [base.constructor.name];
+  await base.config.save_pretrained(dir);
 }

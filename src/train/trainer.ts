@@ -1,87 +1,69 @@
+/**
+ * `Trainer`: Hugging Face `transformers.Trainer` for sequence classification on WebGPU.
+ *
+ * @module
+ */
 import type { Device } from "../runtime/device.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { tidy } from "../tensor/scope.ts";
 import { noGrad } from "../autograd/grad_mode.ts";
-import { scale } from "../ops/basic.ts";
-import type { Module } from "../nn/module.ts";
 import { AdamW } from "../optim/adamw.ts";
-import { clipGradNormCoef } from "../optim/clip.ts";
 import { getLinearScheduleWithWarmup, LambdaLR } from "../optim/schedule.ts";
 import type { PreTrainedTokenizer } from "../data/auto_tokenizer.ts";
 import type { Example } from "../data/types.ts";
 import { epochPermutation } from "../data/split.ts";
 import { accuracy, argmaxRows, f1Binary } from "./report/metrics.ts";
 import { createProgress, type Progress } from "./report/progress.ts";
-import { disposeBatch, makeBatch, type TensorBatch } from "./batch.ts";
-export type { TrainerState } from "./checkpoint_io.ts";
+import { disposeBatch, makeBatch } from "./batch.ts";
+import { type MicroBatch, type TrainableModel, trainStep } from "./step.ts";
+import { TrainingArguments, type TrainingArgumentsInit } from "./training_args.ts";
+import { describeFlags, TrainingMonitor } from "./monitor.ts";
 import {
   listCheckpoints,
   loadCheckpoint,
+  type LogEntry,
+  removeStaleTemporaries,
   saveCheckpoint,
   type TrainerState,
 } from "./checkpoint_io.ts";
+export type { LogEntry, TrainerState } from "./checkpoint_io.ts";
+export type { TrainableModel } from "./step.ts";
 
-/** A model the trainer can drive: HF-style forward returning logits and loss. */
-export interface TrainableModel extends Module {
-  /** Forward with labels → loss. */
-  forward(inputs: {
-    input_ids: Tensor;
-    attention_mask?: Tensor | null;
-    token_type_ids?: Tensor | null;
-    labels?: Tensor | null;
-  }): { logits: Tensor; loss: Tensor | null };
-  /** HF `save_pretrained`. */
-  save_pretrained(dir: string): Promise<void>;
-}
-
-/** HF `TrainingArguments` subset (HF names and defaults unless noted). */
-export interface TrainingArguments {
-  /** Where checkpoints go. */
-  output_dir: string;
-  /** Default 3. */
-  num_train_epochs?: number;
-  /** Stop after this many optimizer steps (overrides epochs when > 0). Default -1. */
-  max_steps?: number;
-  /** Default 16. */
-  per_device_train_batch_size?: number;
-  /** Default 64. */
-  per_device_eval_batch_size?: number;
-  /** Peak learning rate. Default 5e-5. */
-  learning_rate?: number;
-  /** AdamW decoupled weight decay. Default 0.0 (HF). */
-  weight_decay?: number;
-  /** Fraction of steps for linear warm-up. Default 0.0. */
-  warmup_ratio?: number;
-  /** Global gradient-norm clip. Default 1.0. */
-  max_grad_norm?: number;
-  /** Micro-batches per optimizer step. Default 1. */
-  gradient_accumulation_steps?: number;
-  /** Data order and dropout seed. Default 42. */
-  seed?: number;
-  /** Read and log the loss every N optimizer steps (no GPU readback in between). Default 10. */
-  logging_steps?: number;
-  /** Write a checkpoint every N optimizer steps (0 = never). Default 0. */
-  save_steps?: number;
-  /** Checkpoints kept. Default 2. */
-  save_total_limit?: number;
-  /** Tokens per example after truncation. Default 128. */
-  max_length?: number;
-  /** Evaluate after each epoch ("epoch") or only when asked ("no"). Default "epoch". */
-  eval_strategy?: "epoch" | "no";
-  /** Show a progress bar. Default true. */
-  progress?: boolean;
-}
-
-/** Evaluation results (HF `eval_` names). */
+/** Evaluation results (HF `eval_` names): `eval_loss` plus what `compute_metrics` returns. */
 export interface EvalMetrics {
-  /** Fraction correct. */
-  eval_accuracy: number;
-  /** Binary F1 of class 1 (binary tasks only). */
-  eval_f1?: number;
-  /** Mean cross-entropy (classification) or MSE (regression). */
+  /** Mean cross-entropy (classification) or MSE (regression) over the eval set. */
   eval_loss: number;
   /** Examples evaluated. */
   eval_examples: number;
+  /** `eval_<name>` for each metric of `compute_metrics` (default: accuracy, F1 when binary). */
+  [metric: `eval_${string}`]: number;
+}
+
+/** HF `EvalPrediction`: what `compute_metrics` receives. */
+export interface EvalPrediction {
+  /** Logits, row-major [examples, num_labels]. */
+  predictions: Float32Array;
+  /** Labels, one per example (class ids, or targets for regression). */
+  label_ids: number[];
+  /** num_labels (columns of `predictions`). */
+  num_labels: number;
+}
+
+/** HF `compute_metrics`: metric name (without `eval_`) → value. */
+export type ComputeMetrics = (p: EvalPrediction) => Record<string, number>;
+
+/**
+ * The default `compute_metrics`: accuracy (predicted class = argmax, or the rounded value for
+ * one column), and binary F1 of class 1 when the labels have at most two values.
+ */
+export function classificationMetrics(p: EvalPrediction): Record<string, number> {
+  const rows = p.label_ids.length;
+  const preds = p.num_labels === 1
+    ? Array.from(p.predictions, (v) => Math.round(v))
+    : Array.from(argmaxRows(p.predictions, rows, p.num_labels));
+  const out: Record<string, number> = { accuracy: accuracy(preds, p.label_ids) };
+  if (p.num_labels > 1 && new Set(p.label_ids).size <= 2) out.f1 = f1Binary(preds, p.label_ids);
+  return out;
 }
 
 /** What {@linkcode Trainer.train} returns. */
@@ -92,8 +74,8 @@ export interface TrainOutput {
   training_loss: number;
   /** Mean loss of the last logging window. */
   final_loss: number;
-  /** Every logged point (step, loss). */
-  log_history: { step: number; loss: number }[];
+  /** HF `trainer_state.json` `log_history`: one entry per logging step and per evaluation. */
+  log_history: LogEntry[];
   /** Highest `device.memory.liveBytes` during training (bytes). */
   peak_bytes: number;
   /** Highest activation bytes (saved for backward) at the end of a forward (bytes). */
@@ -102,101 +84,80 @@ export interface TrainOutput {
   tokens_per_second: number;
   /** Wall-clock seconds of this call, evaluation included. */
   seconds: number;
-  /** Evaluation after the last epoch, if an eval set was given. */
+  /** Evaluation of the final model (what training leaves), when there is an eval set. */
   eval?: EvalMetrics;
 }
 
-/** Everything the trainer needs. */
+/** Everything the trainer needs (HF `Trainer(...)` keyword names). */
 export interface TrainerInit {
   /** The model (its parameters that require grad are trained). */
   model: TrainableModel;
-  /** Hyperparameters. */
-  args: TrainingArguments;
+  /** Hyperparameters (a `TrainingArguments` or what its constructor takes). */
+  args: TrainingArguments | TrainingArgumentsInit;
   /** Training examples. */
   train_dataset: readonly Example[];
   /** Evaluation examples. */
   eval_dataset?: readonly Example[];
   /** Tokenizer for both. */
   tokenizer: PreTrainedTokenizer;
+  /** Metrics of an evaluation; default {@linkcode classificationMetrics}. */
+  compute_metrics?: ComputeMetrics;
   /** Regression (num_labels = 1): labels are floats and the loss MSE. */
   regression?: boolean;
   /** Log sink; default console.log. */
   log?: (message: string) => void;
   /**
-   * Called after every optimizer step (and after a checkpoint at that step is written); returning
-   * true stops training there, like HF `TrainerControl.should_training_stop`.
+   * Called after every optimizer step, the last one included (after a checkpoint at that step is
+   * written); returning true stops training there, like HF `TrainerControl.should_training_stop`.
    */
   on_step_end?: (state: Readonly<TrainerState>) => boolean | void;
 }
 
-/** A NaN or infinite loss: training stops, and the last good checkpoint is left untouched. */
+/**
+ * Training diverged: a loss, the gradient norm or a parameter became Inf or NaN (checked on the
+ * GPU every step, read every `logging_steps` and before every checkpoint); training stops and
+ * the message names the newest checkpoint known to be finite.
+ */
 export class NonFiniteLossError extends Error {}
 
 /**
- * A small HF `Trainer`: AdamW with linear warm-up and decay, global gradient clipping, gradient
- * accumulation, evaluation each epoch, checkpoints every `save_steps` written atomically, exact
- * resume (`train({ resume_from_checkpoint: true })` continues from the newest checkpoint with the
- * same results as an uninterrupted run), and memory/throughput figures.
+ * HF `Trainer`: AdamW with linear warm-up and decay, global gradient clipping, gradient
+ * accumulation, evaluation (`eval_strategy` "epoch" evaluates every epoch end, the last one
+ * too), checkpoints every `save_steps` written atomically, exact resume
+ * (`train({ resume_from_checkpoint: true })` continues from the newest checkpoint with the same
+ * results as an uninterrupted run), and memory/throughput figures.
  */
 export class Trainer {
   /** The model. */
   readonly model: TrainableModel;
   /** Resolved arguments. */
-  readonly args: Required<TrainingArguments>;
+  readonly args: TrainingArguments;
   /** The optimizer. */
   readonly optimizer: AdamW;
   readonly #init: TrainerInit;
   readonly #log: (message: string) => void;
   readonly #device: Device;
+  readonly #params: Tensor[];
+  #progress: Progress | null = null;
 
-  /** @throws {Error} for invalid arguments or a model without trainable parameters. */
+  /**
+   * A trainer over `init.model`'s trainable parameters (AdamW with `args.learning_rate` and
+   * `args.weight_decay`).
+   * @throws {Error} for invalid arguments, an empty train set or nothing to train.
+   */
   constructor(init: TrainerInit) {
     this.#init = init;
     this.model = init.model;
     this.#log = init.log ?? ((m) => console.log(m));
-    const a = init.args;
-    this.args = {
-      output_dir: a.output_dir,
-      num_train_epochs: a.num_train_epochs ?? 3,
-      max_steps: a.max_steps ?? -1,
-      per_device_train_batch_size: a.per_device_train_batch_size ?? 16,
-      per_device_eval_batch_size: a.per_device_eval_batch_size ?? 64,
-      learning_rate: a.learning_rate ?? 5e-5,
-      weight_decay: a.weight_decay ?? 0,
-      warmup_ratio: a.warmup_ratio ?? 0,
-      max_grad_norm: a.max_grad_norm ?? 1,
-      gradient_accumulation_steps: a.gradient_accumulation_steps ?? 1,
-      seed: a.seed ?? 42,
-      logging_steps: a.logging_steps ?? 10,
-      save_steps: a.save_steps ?? 0,
-      save_total_limit: a.save_total_limit ?? 2,
-      max_length: a.max_length ?? 128,
-      eval_strategy: a.eval_strategy ?? "epoch",
-      progress: a.progress ?? true,
-    };
-    if (!(this.args.num_train_epochs > 0) && !(this.args.max_steps > 0)) {
-      throw new Error(
-        `TrainingArguments: num_train_epochs must be > 0 (or max_steps set), got ${this.args.num_train_epochs}`,
-      );
-    }
-    for (
-      const k of [
-        "per_device_train_batch_size",
-        "per_device_eval_batch_size",
-        "gradient_accumulation_steps",
-        "logging_steps",
-        "max_length",
-      ] as const
-    ) {
-      if (!Number.isInteger(this.args[k]) || this.args[k] < 1) {
-        throw new Error(`TrainingArguments: ${k} must be a positive integer, got ${this.args[k]}`);
-      }
-    }
+    this.args = init.args instanceof TrainingArguments
+      ? init.args
+      : new TrainingArguments(init.args);
     if (!init.train_dataset.length) throw new Error("Trainer: train_dataset is empty");
-    const params = [...this.model.named_parameters()].filter(([, p]) => p.requiresGrad);
-    if (!params.length) throw new Error("Trainer: the model has no trainable parameters");
-    this.#device = params[0][1].device;
-    this.optimizer = new AdamW(params, {
+    const named = [...this.model.named_parameters()].filter(([, p]) => p.requiresGrad);
+    if (!named.length) throw new Error("Trainer: the model has no trainable parameters");
+    this.#params = named.map(([, p]) => p);
+    this.#device = named[0][1].device;
+    this.optimizer = new AdamW(named, {
       lr: this.args.learning_rate,
       weight_decay: this.args.weight_decay,
     });
@@ -207,11 +168,15 @@ export class Trainer {
     return Math.ceil(this.#init.train_dataset.length / this.args.per_device_train_batch_size);
   }
 
+  /** Optimizer steps per epoch (the last one of an epoch may take fewer micro-batches). */
+  get stepsPerEpoch(): number {
+    return Math.ceil(this.batchesPerEpoch / this.args.gradient_accumulation_steps);
+  }
+
   /** Optimizer steps of the whole run. */
   get totalSteps(): number {
     if (this.args.max_steps > 0) return this.args.max_steps;
-    const perEpoch = Math.ceil(this.batchesPerEpoch / this.args.gradient_accumulation_steps);
-    return perEpoch * this.args.num_train_epochs;
+    return Math.max(1, Math.ceil(this.stepsPerEpoch * this.args.num_train_epochs));
   }
 
   #perm: { epoch: number; order: Uint32Array } | null = null;
@@ -245,10 +210,28 @@ export class Trainer {
     }
   }
 
+  #say(message: string): void {
+    if (this.#progress) this.#progress.log(message);
+    else this.#log(message);
+  }
+
+  /** The micro-batches of the next optimizer step, tokenized and uploaded lazily. */
+  *#microBatches(state: TrainerState, count: number): Generator<MicroBatch & { tokens: number }> {
+    for (let i = 0; i < count; i++) {
+      const batch = makeBatch(
+        this.#device,
+        this.#init.tokenizer,
+        this.#epochBatch(state.epoch, state.step_in_epoch + i),
+        { maxLength: this.args.max_length, regression: this.#init.regression },
+      );
+      yield { ...batch, dispose: () => disposeBatch(batch) };
+    }
+  }
+
   /**
    * Trains for `num_train_epochs` (or `max_steps`). With `resume_from_checkpoint` (true = newest
    * in output_dir, or a folder), continues exactly where that checkpoint stopped.
-   * @throws {NonFiniteLossError} when the loss becomes NaN/Inf (the last good checkpoint stays).
+   * @throws {NonFiniteLossError} when training diverges (the checkpoints written stay good).
    */
   async train(options: { resume_from_checkpoint?: boolean | string } = {}): Promise<TrainOutput> {
     const start = performance.now();
@@ -256,7 +239,7 @@ export class Trainer {
     const device = this.#device;
     const total = this.totalSteps;
     const accum = args.gradient_accumulation_steps;
-    const warmup = Math.round(total * args.warmup_ratio);
+    const warmup = Math.ceil(total * args.warmup_ratio);
     const scheduler = new LambdaLR(this.optimizer, getLinearScheduleWithWarmup(warmup, total));
     let state: TrainerState = {
       global_step: 0,
@@ -270,145 +253,174 @@ export class Trainer {
       loss_sum: 0,
       loss_count: 0,
     };
+    for (const stale of await removeStaleTemporaries(args.output_dir)) {
+      this.#log(`removed ${stale}, left by a run killed while saving`);
+    }
+    let resumedFrom: string | null = null;
     if (options.resume_from_checkpoint) {
       const path = typeof options.resume_from_checkpoint === "string"
         ? options.resume_from_checkpoint
         : (await listCheckpoints(args.output_dir)).at(-1)?.path;
       if (!path) throw new Error(`--resume: no checkpoint-* folder in ${args.output_dir}`);
       state = await loadCheckpoint(path, this.model, this.optimizer);
+      if (state.step_in_epoch > this.batchesPerEpoch) {
+        throw new Error(
+          `${path}: cannot resume: trainer_state.json is at batch ${state.step_in_epoch} of an ` +
+            `epoch, but this train_dataset has ${this.batchesPerEpoch} batches per epoch ` +
+            "(a different data set or batch size?)",
+        );
+      }
+      resumedFrom = path;
       scheduler.load_state_dict(state.scheduler);
       this.#setRngStates(state.rng_states);
       this.#log(`Resuming from ${path} (step ${state.global_step}, epoch ${state.epoch})`);
     }
     this.model.train();
-    const params = [...this.model.parameters()].filter((p) => p.requiresGrad);
-    const progress: Progress | null = args.progress
-      ? createProgress({ total, label: "train" })
-      : null;
+    this.#progress = args.disable_tqdm
+      ? null
+      : createProgress({ total, label: "train", initial: state.global_step });
     device.memory.resetPeak();
     let activationPeak = 0;
-    let pending: Tensor[] = [];
+    const monitor = new TrainingMonitor(device);
+    let pendingMicro = 0; // micro-batch losses summed on the GPU since the last readback
     let windowTokens = 0;
     let windowStart = performance.now();
-    let micro = 0;
     let lastLoss = NaN;
     let evalMetrics: EvalMetrics | undefined;
+    let evaluatedAt = -1;
+    let checkedStep = state.global_step; // the monitor was clear up to this step
+    // The newest checkpoint known to hold finite weights: one this run wrote after a clear
+    // check, or the one it resumed from (scanned on load).
+    let lastGood: string | null = resumedFrom;
+    const perEpoch = this.batchesPerEpoch;
     const readLosses = async (): Promise<number> => {
-      if (!pending.length) return lastLoss;
-      const values = await Promise.all(pending.map((t) => t.item()));
-      pending.forEach((t) => t.dispose());
-      pending = [];
-      const mean = values.reduce((a, b) => a + b, 0) / values.length * accum;
-      if (!Number.isFinite(mean)) {
-        const ckpts = await listCheckpoints(args.output_dir);
+      if (!pendingMicro) return lastLoss;
+      const { flags, lossSum } = await monitor.read();
+      monitor.resetLoss();
+      const mean = lossSum / pendingMicro * accum;
+      if (flags !== 0 || !Number.isFinite(mean)) {
         throw new NonFiniteLossError(
-          `the training loss became ${mean} at step ${state.global_step}; stopping. ` +
-            (ckpts.length
-              ? `The last good checkpoint is ${ckpts.at(-1)!.path}.`
-              : "No checkpoint was written yet.") +
-            " Try a lower --lr or a smaller --max-grad-norm.",
+          `training diverged: ${describeFlags(flags) || "the loss"} became Inf or NaN between ` +
+            `step ${checkedStep + 1} and step ${state.global_step} (the mean loss of those steps ` +
+            `reads ${mean}); stopping. ` +
+            (lastGood
+              ? `The last good checkpoint is ${lastGood}.`
+              : "No checkpoint with finite weights was written by this run.") +
+            " Try a lower --learning_rate or a smaller --max_grad_norm.",
         );
       }
+      checkedStep = state.global_step;
       lastLoss = mean;
-      state.loss_sum = (state.loss_sum ?? 0) + mean * values.length;
-      state.loss_count = (state.loss_count ?? 0) + values.length;
+      state.loss_sum = (state.loss_sum ?? 0) + mean * pendingMicro;
+      state.loss_count = (state.loss_count ?? 0) + pendingMicro;
+      pendingMicro = 0;
       return mean;
     };
+    const runEval = async () => {
+      const t0 = performance.now();
+      evalMetrics = await this.evaluate();
+      evaluatedAt = state.global_step;
+      windowStart += performance.now() - t0;
+      state.log_history.push({
+        ...evalMetrics,
+        step: state.global_step,
+        epoch: state.epoch + state.step_in_epoch / perEpoch,
+      });
+      this.#say(
+        `step ${state.global_step} (epoch ${
+          (state.epoch + state.step_in_epoch / perEpoch)
+            .toFixed(2)
+        }): ` + formatMetrics(evalMetrics),
+      );
+    };
+    const hasEval = Boolean(this.#init.eval_dataset?.length);
     try {
-      outer: while (state.global_step < total) {
-        const perEpoch = this.batchesPerEpoch;
-        while (state.step_in_epoch < perEpoch) {
-          const batch: TensorBatch = makeBatch(
-            device,
-            this.#init.tokenizer,
-            this.#epochBatch(state.epoch, state.step_in_epoch),
-            {
-              maxLength: args.max_length,
-              regression: this.#init.regression,
-            },
-          );
-          const loss = tidy(() => {
-            const out = this.model.forward(batch);
-            if (!out.loss) throw new Error("Trainer: the model returned no loss (labels missing?)");
-            return (accum > 1 ? scale(out.loss, 1 / accum) : out.loss).keep();
+      while (state.global_step < total) {
+        const count = Math.min(accum, perEpoch - state.step_in_epoch);
+        let tokens = 0;
+        const batches = [...this.#microBatches(state, count)];
+        for (const b of batches) tokens += b.tokens;
+        const result = await trainStep({
+          model: this.model,
+          optimizer: this.optimizer,
+          params: this.#params,
+          max_grad_norm: args.max_grad_norm,
+          accumulation: accum,
+          monitor,
+        }, batches);
+        result.gradNorm.dispose();
+        result.losses.forEach((l) => l.dispose());
+        pendingMicro += result.losses.length;
+        activationPeak = Math.max(activationPeak, result.activationBytes);
+        scheduler.step();
+        state.step_in_epoch += count;
+        state.tokens_seen += tokens;
+        windowTokens += tokens;
+        state.global_step++;
+        const step = state.global_step;
+        const epochEnd = state.step_in_epoch >= perEpoch;
+        const last = step >= total;
+        const logNow = step % args.logging_steps === 0 || last || epochEnd;
+        const saveNow = args.save_steps > 0 && step % args.save_steps === 0;
+        if (logNow || saveNow) {
+          const lr = this.optimizer.lr;
+          const mean = await readLosses();
+          const now = performance.now();
+          state.train_seconds += (now - windowStart) / 1000;
+          const tps = windowTokens / ((now - windowStart) / 1000);
+          windowTokens = 0;
+          windowStart = now;
+          state.log_history.push({
+            step,
+            epoch: state.epoch + state.step_in_epoch / perEpoch,
+            loss: mean,
+            learning_rate: lr,
           });
-          activationPeak = Math.max(activationPeak, device.memory.byCategory.activation);
-          loss.backward();
-          pending.push(loss);
-          disposeBatch(batch);
-          state.step_in_epoch++;
-          state.tokens_seen += batch.tokens;
-          windowTokens += batch.tokens;
-          micro++;
-          const lastOfEpoch = state.step_in_epoch === perEpoch;
-          if (micro % accum !== 0 && !lastOfEpoch) continue;
-          const clip = clipGradNormCoef(params, args.max_grad_norm);
-          this.optimizer.step({ gradScale: clip.clipCoef });
-          clip.totalNorm.dispose();
-          clip.clipCoef.dispose();
-          this.optimizer.zero_grad();
-          scheduler.step();
-          state.global_step++;
-          micro = 0;
-          const step = state.global_step;
-          const logNow = step % args.logging_steps === 0 || step === total || lastOfEpoch;
-          const saveNow = args.save_steps > 0 && step % args.save_steps === 0;
-          if (logNow || saveNow) {
-            const mean = await readLosses();
-            const now = performance.now();
-            state.train_seconds += (now - windowStart) / 1000;
-            const tps = windowTokens / ((now - windowStart) / 1000);
-            windowTokens = 0;
-            windowStart = now;
-            state.log_history.push({ step, loss: mean });
-            if (progress) {
-              progress.update(step, { loss: mean, tokensPerSecond: tps, lr: this.optimizer.lr });
-            } else {
-              this.#log(
-                `step ${step}/${total}: loss ${mean.toFixed(4)}, ${tps.toFixed(0)} tokens/s, ` +
-                  `lr ${this.optimizer.lr.toExponential(2)}`,
-              );
-            }
-          }
-          if (saveNow) {
-            state.scheduler = scheduler.state_dict();
-            state.rng_states = this.#rngStates();
-            const t0 = performance.now();
-            const path = await saveCheckpoint(
-              args.output_dir,
-              state,
-              this.model,
-              this.optimizer,
-              args.save_total_limit,
+          if (this.#progress) {
+            this.#progress.update(step, { loss: mean, tokensPerSecond: tps, lr });
+          } else {
+            this.#log(
+              `step ${step}/${total}: loss ${mean.toFixed(4)}, ${tps.toFixed(0)} tokens/s, ` +
+                `lr ${lr.toExponential(2)}`,
             );
-            windowStart += performance.now() - t0;
-            (progress ? (m: string) => progress.log(m) : this.#log)(`saved ${path}`);
           }
-          if (step >= total || this.#init.on_step_end?.(state) === true) break outer;
         }
-        state.epoch++;
-        state.step_in_epoch = 0;
-        if (args.eval_strategy === "epoch" && this.#init.eval_dataset?.length) {
+        if (epochEnd) {
+          state.epoch++;
+          state.step_in_epoch = 0;
+        }
+        const evalNow = hasEval && (
+          (args.eval_strategy === "epoch" && epochEnd) ||
+          (args.eval_strategy === "steps" && step % args.evalInterval === 0)
+        );
+        if (evalNow) await runEval();
+        if (saveNow) {
+          // readLosses() above has just found weights and optimizer state finite.
+          state.scheduler = scheduler.state_dict();
+          state.rng_states = this.#rngStates();
           const t0 = performance.now();
-          evalMetrics = await this.evaluate();
-          windowStart += performance.now() - t0;
-          (progress ? (m: string) => progress.log(m) : this.#log)(
-            `epoch ${state.epoch}: eval_accuracy ${evalMetrics.eval_accuracy.toFixed(4)}` +
-              (evalMetrics.eval_f1 !== undefined
-                ? `, eval_f1 ${evalMetrics.eval_f1.toFixed(4)}`
-                : "") +
-              `, eval_loss ${evalMetrics.eval_loss.toFixed(4)}`,
+          const path = await saveCheckpoint(
+            args.output_dir,
+            state,
+            this.model,
+            this.optimizer,
+            args.save_total_limit ?? Infinity,
+            this.#init.tokenizer,
           );
+          windowStart += performance.now() - t0;
+          lastGood = path;
+          this.#say(`saved ${path}`);
         }
+        if (this.#init.on_step_end?.(state) === true) break;
       }
       await readLosses();
     } finally {
-      pending.forEach((t) => t.dispose());
-      progress?.stop();
+      monitor.dispose();
+      this.#progress?.stop();
+      this.#progress = null;
     }
-    if (this.#init.eval_dataset?.length && (!evalMetrics || args.eval_strategy === "no")) {
-      evalMetrics = await this.evaluate();
-    }
+    // The reported evaluation is that of the model training leaves (the one that is saved).
+    if (hasEval && evaluatedAt !== state.global_step) await runEval();
     return {
       global_step: state.global_step,
       training_loss: (state.loss_sum ?? NaN) / (state.loss_count || NaN),
@@ -422,16 +434,22 @@ export class Trainer {
     };
   }
 
-  /** Accuracy (and F1 for two classes) on the eval set, without recording any graph. */
+  /**
+   * HF `evaluate()`: `eval_loss` and the `compute_metrics` results (prefixed `eval_`) of the model
+   * as it is now on `dataset` (default: the eval set), without recording any graph.
+   */
   async evaluate(
     dataset: readonly Example[] = this.#init.eval_dataset ?? [],
   ): Promise<EvalMetrics> {
     const wasTraining = this.model.training;
     this.model.eval();
     const bs = this.args.per_device_eval_batch_size;
-    const preds: number[] = [];
+    const logits: Float32Array[] = [];
     const labels: number[] = [];
     let lossSum = 0;
+    let cols = 1;
+    const batches = Math.ceil(dataset.length / bs);
+    const t0 = performance.now();
     try {
       for (let i = 0; i < dataset.length; i += bs) {
         const batch = makeBatch(this.#device, this.#init.tokenizer, dataset.slice(i, i + bs), {
@@ -444,32 +462,56 @@ export class Trainer {
             return { logits: o.logits.keep(), loss: o.loss!.keep() };
           })
         );
-        const [logits, loss] = await Promise.all([out.logits.toArray(), out.loss.item()]);
+        const [l, loss] = await Promise.all([out.logits.toArray(), out.loss.item()]);
         out.logits.dispose();
         out.loss.dispose();
         disposeBatch(batch);
         lossSum += loss * batch.size;
-        const cols = logits.length / batch.size;
-        const p = cols === 1
-          ? Array.from(logits as Float32Array, (v) => Math.round(v))
-          : Array.from(argmaxRows(logits as Float32Array, batch.size, cols));
-        preds.push(...p);
+        cols = l.length / batch.size;
+        logits.push(l as Float32Array);
         labels.push(...batch.labelValues);
+        const done = i / bs + 1;
+        if (batches > 1 && (done === batches || done % Math.ceil(batches / 4) === 0)) {
+          this.#say(
+            `eval ${done}/${batches} batches (${
+              Math.min(i + bs, dataset.length)
+            }/${dataset.length} ` +
+              `examples, ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+          );
+        }
       }
     } finally {
       this.model.train(wasTraining);
     }
-    const binary = new Set(labels).size <= 2 && !this.#init.regression;
-    return {
-      eval_accuracy: accuracy(preds, labels),
-      ...(binary ? { eval_f1: f1Binary(preds, labels) } : {}),
+    const predictions = new Float32Array(labels.length * cols);
+    let off = 0;
+    for (const l of logits) {
+      predictions.set(l, off);
+      off += l.length;
+    }
+    const metrics = (this.#init.compute_metrics ?? classificationMetrics)({
+      predictions,
+      label_ids: labels,
+      num_labels: cols,
+    });
+    const out: EvalMetrics = {
       eval_loss: lossSum / Math.max(1, dataset.length),
       eval_examples: dataset.length,
     };
+    for (const [k, v] of Object.entries(metrics)) out[`eval_${k.replace(/^eval_/, "")}`] = v;
+    return out;
   }
 
   /** Frees the optimizer state. */
   dispose(): void {
     this.optimizer.dispose();
   }
+}
+
+/** `eval_accuracy 0.9123, eval_f1 0.8800, eval_loss 0.2345` (eval_examples left out). */
+export function formatMetrics(m: EvalMetrics): string {
+  return Object.entries(m)
+    .filter(([k]) => k !== "eval_examples")
+    .map(([k, v]) => `${k} ${(v as number).toFixed(4)}`)
+    .join(", ");
 }

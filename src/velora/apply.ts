@@ -1,6 +1,7 @@
 import type { Module } from "../nn/module.ts";
 import { Linear } from "../nn/linear.ts";
 import { subTokenShape, type VeLoRALayerOptions, VeLoRALinear } from "./velora_linear.ts";
+import { VeLoRASharing } from "./sharing.ts";
 
 /** `applyVeLoRA` configuration (PEFT-style names). */
 export interface VeLoRAConfig extends VeLoRALayerOptions {
@@ -41,6 +42,11 @@ export interface VeLoRAReport {
    * `query`/`key` are not patched. Null entries: no backward observed yet.
    */
   inputsHeldElsewhere(): { name: string; held: boolean | null; sharedZ: boolean }[];
+  /**
+   * What the layers patched by this call share: one v and one z for layers reading the same
+   * input, and one readback of their fallback flags. Layers already patched keep theirs.
+   */
+  sharing: VeLoRASharing;
 }
 
 function matcher(targets: VeLoRAConfig["target_modules"]): (name: string) => boolean {
@@ -97,8 +103,11 @@ export function applyVeLoRA(model: Module, config: VeLoRAConfig): VeLoRAReport {
   // Validate every layer before changing any.
   for (const [n, m] of hits) subTokenShape((m as Linear).in_features, config, `applyVeLoRA "${n}"`);
   const patched: [string, VeLoRALinear][] = [];
+  const sharing = new VeLoRASharing();
   for (const [name, m] of hits) {
-    const layer = m instanceof VeLoRALinear ? m : new VeLoRALinear(m as Linear, config);
+    const layer = m instanceof VeLoRALinear
+      ? m
+      : new VeLoRALinear(m as Linear, config, { name, sharing });
     if (layer !== m) setByPath(model, name, layer);
     patched.push([name, layer]);
   }
@@ -112,6 +121,7 @@ export function applyVeLoRA(model: Module, config: VeLoRAConfig): VeLoRAReport {
       saved_bytes_per_token_before: l.savedBytesPerToken().before,
       saved_bytes_per_token_after: l.savedBytesPerToken().after,
     })),
+    sharing,
     inputsHeldElsewhere: () =>
       patched.map(([name, l]) => ({
         name,

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Module } from "../nn/module.ts";
 import { loadSafetensors, saveSafetensors } from "../io/safetensors.ts";
+import { writeAtomic } from "../util/write_atomic.ts";
 import { applyVeLoRA, veloraLayers } from "./apply.ts";
 import type { VeLoRAInitType } from "./velora_linear.ts";
 
@@ -43,17 +44,9 @@ export async function saveVeLoRA(model: Module, dir: string): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   await saveSafetensors(join(dir, VELORA_VECTORS_NAME), vectors);
   const path = join(dir, VELORA_CONFIG_NAME);
-  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    await Deno.writeTextFile(
-      tmp,
-      JSON.stringify({ velora_version: 1, layers: config }, null, 2) + "\n",
-    );
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`${path}: writing the VeLoRA config failed: ${(e as Error).message}`);
-  }
+  await writeAtomic(path, JSON.stringify({ velora_version: 1, layers: config }, null, 2) + "\n", {
+    what: "writing the VeLoRA config",
+  });
 }
 
 /**
@@ -79,29 +72,31 @@ export async function loadVeLoRA(model: Module, dir: string): Promise<boolean> {
     throw new Error(`${path}: not valid JSON: ${(e as Error).message}`);
   }
   const entries = Object.entries(parsed.layers ?? {});
-  for (const [name, opts] of entries) {
+  // Layers with the same options are patched together, so they share one sharing object.
+  const groups = new Map<string, string[]>();
+  for (const [name, o] of entries) {
+    const key = JSON.stringify([o.num_groups, o.init_type, o.scale]);
+    groups.set(key, [...groups.get(key) ?? [], name]);
+  }
+  for (const names of groups.values()) {
+    const o = parsed.layers![names[0]];
     applyVeLoRA(model, {
-      target_modules: new RegExp(name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")),
-      num_groups: opts.num_groups,
-      init_type: opts.init_type,
-      scale: opts.scale,
+      target_modules: names.map((n) => new RegExp(n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))),
+      num_groups: o.num_groups,
+      init_type: o.init_type,
+      scale: o.scale,
     });
   }
   const vectors = await loadSafetensors(join(dir, VELORA_VECTORS_NAME));
   const byName = new Map(veloraLayers(model));
-  const byContent = new Map<string, string>();
   for (const [name, opts] of entries) {
-    const layer = byName.get(name)!;
     const v = vectors.get(name);
-    if (!opts.initialized || !v) continue;
-    const key = Array.from(v.data).join(",");
-    const twin = byContent.get(key);
-    const twinV = twin ? byName.get(twin)!.v : null;
-    if (twinV) layer.setV(twinV);
-    else {
-      layer.setV(v.data as Float32Array);
-      byContent.set(key, name);
-    }
+    // set_extra_state interns equal vectors, so q/k/v share one v (and z) again.
+    byName.get(name)!.set_extra_state({
+      ...opts,
+      initialized: opts.initialized && v !== undefined,
+      v: v?.data as Float32Array ?? null,
+    });
   }
   return true;
 }

@@ -3,11 +3,12 @@ import { isGradEnabled } from "../autograd/grad_mode.ts";
 import { linear } from "../ops/matmul.ts";
 import { Module } from "../nn/module.ts";
 import type { Linear } from "../nn/linear.ts";
-import { mulberry32 } from "../nn/init.ts";
-import type { Storage } from "../tensor/storage.ts";
+import { mulberry32 } from "../util/rng.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { initV, type SubTokenShape } from "./kernels.ts";
-import { linearNoActivation, veloraLinear, type VeLoRATrace } from "./velora_linear_fn.ts";
+import { initV, type SubTokenShape } from "./projection.ts";
+import { veloraLinear, type VeLoRATrace } from "./velora_linear_fn.ts";
+import { VeLoRASharing } from "./sharing.ts";
+import type { ExtraState } from "../nn/module.ts";
 
 /** How v is chosen (official VeLoRA `init_type`). */
 export type VeLoRAInitType = "batch_average_once" | "batch_average" | "random" | `ema_${number}`;
@@ -24,7 +25,10 @@ export interface VeLoRALayerOptions {
   scale?: number;
   /** Must be 1: the official code silently collapses other ranks; we refuse them. */
   rank?: number;
-  /** Seed of the "random" init and of the fallback vector. Default 0. */
+  /**
+   * Seed of the "random" init (each layer draws its own v from this seed and its name) and of
+   * the fallback vector. Default 0.
+   */
   seed?: number;
 }
 
@@ -83,13 +87,20 @@ function parseInit(
   );
 }
 
-/**
- * v tensors initialised from a given input during this process: layers reading the same input
- * with the same sub-token size (BERT query/key/value) share one v, so their z is computed once.
- */
-const initializedFrom = new WeakMap<Storage, Map<string, Tensor>>();
+/** FNV-1a hash of a layer name: random-init layers draw independent vectors. */
+function nameHash(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
 
-let warnedFallback = false;
+/** Where a {@linkcode VeLoRALinear} sits: its dotted name and the sharing object of its group. */
+export interface VeLoRALayerContext {
+  /** Dotted module name (seeds the "random" init; default ""). */
+  name?: string;
+  /** Shared v/z/flag state of the layers patched together (default: a private one). */
+  sharing?: VeLoRASharing;
+}
 
 /**
  * A drop-in replacement for `nn.Linear` whose backward keeps only the rank-1 sub-token projection
@@ -98,8 +109,10 @@ let warnedFallback = false;
  *
  * Training forward (grad enabled): y = x·Wᵀ + b exactly; saves z = s·v (packed f16, 2·G bytes per
  * token instead of 4·D); backward dW = scale·(dYᵀZ) ⊗ v, db = Σ dY, dX = dY·W (exact).
- * Eval forwards neither initialise v nor compute z and store no activation: with grad enabled
- * the input and bias still get gradients but the weight gets none. No-grad forwards store nothing.
+ * Eval-mode forwards with grad enabled behave as the plain linear (official code and PEFT): they
+ * save x and the weight gets the exact gradient; they neither initialise v nor compute z.
+ * No-grad forwards store nothing. v and its init state are the layer's extra state
+ * (`get_extra_state`/`set_extra_state`), so generic checkpoint code saves and restores them.
  */
 export class VeLoRALinear extends Module {
   /** The original weight [out_features, in_features]. */
@@ -126,13 +139,22 @@ export class VeLoRALinear extends Module {
   #initialized = false;
   #inits = 0;
   readonly #seed: number;
+  readonly #name: string;
+  readonly #sharing: VeLoRASharing;
   readonly #init: { kind: "once" | "every" | "ema" | "random"; decay: number };
   readonly #shape: SubTokenShape;
   readonly #base: Linear;
 
-  /** Wraps `linear` (sharing its parameters). @throws {Error} for invalid options. */
-  constructor(linear: Linear, options: VeLoRALayerOptions = {}) {
+  /**
+   * Wraps `linear` (sharing its parameters). `context` gives the layer's name (seeding the
+   * "random" init) and the sharing object of the layers patched with it (`applyVeLoRA` passes
+   * both). @throws {Error} for invalid options.
+   */
+  constructor(linear: Linear, options: VeLoRALayerOptions = {}, context: VeLoRALayerContext = {}) {
     super();
+    // Non-enumerable: not a child module or parameter of this layer.
+    this.#name = context.name ?? "";
+    this.#sharing = context.sharing ?? new VeLoRASharing();
     this.#base = linear;
     this.weight = linear.weight;
     this.bias = linear.bias;
@@ -175,15 +197,27 @@ export class VeLoRALinear extends Module {
     const m = this.sub_token_size;
     const n = values instanceof Tensor ? values.numel : values.length;
     if (n !== m) throw new Error(`VeLoRA: v has ${n} values, expected sub_token_size ${m}`);
-    this.#v?.dispose();
-    this.#v = values instanceof Tensor
+    const next = values instanceof Tensor
       ? values.view([m]).keep()
-      : Tensor.from(this.#device, values, [m], { category: "parameter", label: "velora.v" }).keep();
+      : this.#sharing.internV(this.#device, values);
+    this.#v?.dispose();
+    this.#v = next;
     this.#initialized = true;
   }
 
+  /** The layer's name given at construction ("" when none). */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** The sharing object of this layer's group. */
+  get sharing(): VeLoRASharing {
+    return this.#sharing;
+  }
+
+  /** A seeded unit vector; salt 1 = the "random" init (per layer name), 2 = the fallback. */
   #unitRandom(salt: number): Float32Array {
-    const gen = mulberry32((this.#seed * 2654435761 + salt) >>> 0);
+    const gen = mulberry32((Math.imul(this.#seed, 2654435761) ^ nameHash(this.#name)) + salt);
     const v = Float32Array.from({ length: this.sub_token_size }, () => gen());
     const norm = Math.hypot(...v);
     return v.map((a) => a / norm);
@@ -197,9 +231,8 @@ export class VeLoRALinear extends Module {
     }
     if (kind === "once" && this.#initialized) return;
     const key = `${this.sub_token_size}:${this.init_type}`;
-    let byKey = initializedFrom.get(x.storage);
-    const shared = byKey?.get(key);
-    if (shared && !shared.isDisposed) {
+    const shared = this.#sharing.sharedV(x, key);
+    if (shared) {
       if (this.#v?.storage !== shared.storage) this.setV(shared);
       this.#initialized = true;
       return;
@@ -223,33 +256,67 @@ export class VeLoRALinear extends Module {
       eps: 1e-12,
     });
     x2.dispose();
-    // Check the fallback flag on the first and every 100th initialisation, without waiting.
-    if (!warnedFallback && this.#inits++ % 100 === 0) {
-      this.#flag.item().then((f) => {
-        if (f && !warnedFallback) {
-          warnedFallback = true;
-          console.warn(
-            "VeLoRA: the mean sub-token of a batch has (near) zero norm; v fell back to a seeded " +
-              "random unit vector",
-          );
-        }
-      }).catch(() => {});
-    }
+    // Check the fallback flag on the first and every 100th initialisation, without waiting; the
+    // sharing object reads the flags of one forward back together.
+    if (this.#inits++ % 100 === 0) this.#sharing.checkFallback(this.#flag);
     this.#initialized = true;
-    if (!byKey) initializedFrom.set(x.storage, byKey = new Map());
-    byKey.set(key, this.#v);
+    this.#sharing.rememberV(x, key, this.#v);
   }
 
   /** x [..., in_features] → [..., out_features]. */
   forward(x: Tensor): Tensor {
     if (!isGradEnabled() || !this.weight.requiresGrad) return linear(x, this.weight, this.bias);
-    if (!this.training) return linearNoActivation(x, this.weight, this.bias);
+    // Eval with grad: the plain linear, exact weight gradient (official code and PEFT).
+    if (!this.training) return linear(x, this.weight, this.bias);
     this.#ensureV(x);
     return veloraLinear(x, this.weight, this.bias, this.#v!, this.#shape, {
       scale: this.scale,
       snapshotV: this.#init.kind === "every" || this.#init.kind === "ema",
       trace: this.trace,
+      sharing: this.#sharing,
     });
+  }
+
+  /**
+   * The layer's options, init state and v (when initialised), for generic checkpointing
+   * (PyTorch `get_extra_state`).
+   */
+  override get_extra_state(): ExtraState {
+    const state: ExtraState = {
+      num_groups: this.num_groups,
+      sub_token_size: this.sub_token_size,
+      init_type: this.init_type,
+      scale: this.scale,
+      initialized: this.#initialized && this.#v !== null,
+    };
+    if (this.#initialized && this.#v) state.v = this.#v;
+    return state;
+  }
+
+  /**
+   * Restores v and the init state saved by `get_extra_state`. Equal vectors of layers in one
+   * sharing group become one tensor again (their z is then computed once).
+   * @throws {Error} when the saved geometry or init type differs from this layer's, or v has the
+   * wrong size.
+   */
+  override set_extra_state(state: ExtraState): void {
+    for (const key of ["num_groups", "sub_token_size", "init_type"] as const) {
+      if (state[key] !== undefined && state[key] !== this[key]) {
+        throw new Error(
+          `VeLoRA layer "${this.#name}": saved ${key} ${JSON.stringify(state[key])} differs ` +
+            `from this layer's ${JSON.stringify(this[key])}`,
+        );
+      }
+    }
+    if (!state.initialized) {
+      this.releaseV();
+      return;
+    }
+    const v = state.v;
+    if (!(v instanceof Float32Array) && !(v instanceof Tensor)) {
+      throw new Error(`VeLoRA layer "${this.#name}": initialised state without a v vector`);
+    }
+    this.setV(v);
   }
 
   /** Bytes saved for backward per token: before (f32 input) and after (packed f16 z). */

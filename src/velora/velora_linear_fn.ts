@@ -1,22 +1,8 @@
 import { record } from "../autograd/node.ts";
 import { linearBackward, matmulInto } from "../ops/matmul.ts";
-import { sumRows } from "../ops/reduce.ts";
-import type { Storage } from "../tensor/storage.ts";
+import type { VeLoRASharing } from "./sharing.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { project, type SubTokenShape, weightGrad } from "./kernels.ts";
-
-/**
- * z tensors of this process by (input storage, v storage): several patched layers that read the
- * same input with the same v (BERT query/key/value) compute and save z once. Entries hold no
- * reference: a freed z storage is simply a miss.
- */
-const zCache = new WeakMap<Storage, Map<Storage, { z: Storage; shape: number[] }>>();
-
-function cachedZ(x: Tensor, v: Tensor): Tensor | null {
-  const hit = zCache.get(x.storage)?.get(v.storage);
-  if (!hit || hit.z.freed) return null;
-  return new Tensor(x.device, hit.z.retain(), hit.shape, "f16");
-}
+import { project, type SubTokenShape, weightGrad } from "./projection.ts";
 
 /** What a VeLoRA linear call observed, for the report (see `VeLoRALinear.inputHeldElsewhere`). */
 export interface VeLoRATrace {
@@ -32,6 +18,7 @@ export interface VeLoRATrace {
  * dW = scale · dYᵀ (z ⊗ v), computed factored as (dYᵀZ) ⊗ v; db = Σ dY; dX = dY·W exact.
  * Shapes: x [..., D], weight [out, D], bias [out], v [M] (unit norm) → [..., out].
  * Saves z (activation), v when it may change before backward (`snapshotV`), and W (a parameter).
+ * With `sharing`, layers reading the same input with the same v compute and save z once.
  */
 export function veloraLinear(
   x: Tensor,
@@ -39,7 +26,7 @@ export function veloraLinear(
   bias: Tensor | null,
   v: Tensor,
   s: SubTokenShape,
-  opts: { scale: number; snapshotV: boolean; trace?: VeLoRATrace },
+  opts: { scale: number; snapshotV: boolean; trace?: VeLoRATrace; sharing?: VeLoRASharing },
 ): Tensor {
   const [outF, inF] = weight.shape;
   if (x.shape[x.ndim - 1] !== inF || inF !== s.dim) {
@@ -55,19 +42,17 @@ export function veloraLinear(
     let sz = null;
     let sv = null;
     if (weight.requiresGrad) {
-      let z = cachedZ(x, v);
+      let z = opts.sharing?.cachedZ(x, v) ?? null;
       if (opts.trace) opts.trace.sharedZ = z !== null;
       if (!z) {
         z = project(x, s, v);
-        let byV = zCache.get(x.storage);
-        if (!byV) zCache.set(x.storage, byV = new Map());
-        byV.set(v.storage, { z: z.storage, shape: [...z.shape] });
+        opts.sharing?.rememberZ(x, v, z);
       }
       sz = save(z);
       z.dispose();
       if (opts.snapshotV) {
         const copy = Tensor.empty(v.device, v.shape);
-        v.device.commandEncoder().copyBufferToBuffer(v.buffer, 0, copy.buffer, 0, v.numel * 4);
+        v.device.copy(v, copy, v.numel * 4);
         sv = save(copy);
         copy.dispose();
       } else sv = save(v);
@@ -79,41 +64,10 @@ export function veloraLinear(
         const st = inputRef.deref();
         opts.trace.inputHeldElsewhere = st ? !st.freed && st.saves > 0 : false;
       }
-      const [gx] = linearBackward(g, null, sw?.tensor ?? null, null, d);
+      // dX and db as the plain linear; only dW comes from z.
+      const [gx, , gb] = linearBackward(g, null, sw?.tensor ?? null, bias, d);
       const gw = sz && sv ? weightGrad(g, sz.tensor, sv.tensor, s, outF, opts.scale) : null;
-      let gb: Tensor | null = null;
-      if (bias?.requiresGrad) {
-        const rows = g.view([tokens, outF]);
-        gb = sumRows(rows);
-        rows.dispose();
-      }
       return [gx, gw, gb];
-    };
-  });
-}
-
-/**
- * The eval-mode VeLoRA forward: y = x·Wᵀ + b, storing no activation (API.md: "Eval mode ...
- * store nothing"). Gradients still flow to the input (dX = dY·W, W is a parameter) and the bias;
- * the weight gets none, since neither x nor z is kept.
- */
-export function linearNoActivation(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
-  const [outF, inF] = weight.shape;
-  const tokens = x.numel / inF;
-  const d = { batch: 1, m: tokens, n: outF, k: inF };
-  const out = Tensor.empty(x.device, [...x.shape.slice(0, -1), outF]);
-  matmulInto(out, x, weight, d, { transB: true, bias: bias ?? undefined });
-  return record(out, [x, null, bias], "LinearEvalBackward", (save) => {
-    const sw = x.requiresGrad ? save(weight) : null;
-    return (g) => {
-      const [gx] = linearBackward(g, null, sw?.tensor ?? null, null, d);
-      let gb: Tensor | null = null;
-      if (bias?.requiresGrad) {
-        const rows = g.view([tokens, outF]);
-        gb = sumRows(rows);
-        rows.dispose();
-      }
-      return [gx, null, gb];
     };
   });
 }

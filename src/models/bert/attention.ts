@@ -1,19 +1,18 @@
 import type { Device } from "../../runtime/device.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
 import { add, reshape } from "../../ops/basic.ts";
-import { free } from "../../tensor/scope.ts";
-import { matmul } from "../../ops/matmul.ts";
-import { softmax } from "../../ops/softmax.ts";
-import { dropoutMatmul } from "../../ops/dropout.ts";
 import { permute } from "../../ops/shape.ts";
-import { Module } from "../../nn/module.ts";
+import { type InitOptions, Module } from "../../nn/module.ts";
+import { tidy } from "../../tensor/scope.ts";
 import { Linear } from "../../nn/linear.ts";
 import { LayerNorm } from "../../nn/layernorm.ts";
 import { Dropout } from "../../nn/dropout.ts";
+import { ALL_ATTENTION_FUNCTIONS, type AttentionFunction } from "../../nn/attention.ts";
 import type { BertConfig } from "./config.ts";
 
 /**
- * HF `BertSelfAttention` (eager): softmax(Q·Kᵀ/√d + mask)·V per head.
+ * HF `BertSelfAttention`: per-head attention through the implementation the config names
+ * (`attn_implementation`, default "eager": softmax(Q·Kᵀ/√d + mask)·V).
  * Shapes: hidden [B, S, D], additive mask f32 [B, S] → context [B, S, D].
  */
 export class BertSelfAttention extends Module {
@@ -27,47 +26,43 @@ export class BertSelfAttention extends Module {
   dropout: Dropout;
   readonly #heads: number;
   readonly #headSize: number;
+  readonly #attention: AttentionFunction;
 
-  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
-  constructor(device: Device, config: BertConfig) {
+  /** Creates the layers for `config` (see {@linkcode InitOptions}). */
+  constructor(device: Device, config: BertConfig, init: InitOptions = {}) {
     super();
     const d = config.hidden_size;
-    this.query = new Linear(device, d, d);
-    this.key = new Linear(device, d, d);
-    this.value = new Linear(device, d, d);
+    this.query = new Linear(device, d, d, init);
+    this.key = new Linear(device, d, d, init);
+    this.value = new Linear(device, d, d, init);
     this.dropout = new Dropout(config.attention_probs_dropout_prob);
     this.#heads = config.num_attention_heads;
     this.#headSize = d / config.num_attention_heads;
+    this.#attention = ALL_ATTENTION_FUNCTIONS.get(config.attn_implementation);
   }
 
-  #heads_first(x: Tensor, batch: number, seq: number): Tensor {
-    const split = reshape(x, [batch, seq, this.#heads, this.#headSize]);
-    const out = permute(split, [0, 2, 1, 3]);
-    free(x, split);
-    return out;
+  /** proj(hidden) [B, S, D] → [B, H, S, D/H] (HF `transpose_for_scores`), in its own scope. */
+  #heads_first(proj: Linear, hidden: Tensor): Tensor {
+    const [batch, seq] = hidden.shape;
+    return tidy(() =>
+      permute(reshape(proj.call(hidden), [batch, seq, this.#heads, this.#headSize]), [0, 2, 1, 3])
+    );
   }
 
   /** hidden [B, S, D], mask [B, S] (additive) → [B, S, D]. */
   forward(hidden: Tensor, mask: Tensor | null): Tensor {
     const [batch, seq, dim] = hidden.shape;
-    const q = this.#heads_first(this.query.forward(hidden), batch, seq);
-    const k = this.#heads_first(this.key.forward(hidden), batch, seq);
-    const v = this.#heads_first(this.value.forward(hidden), batch, seq);
-    const scores = matmul(q, k, { transB: true });
-    free(q, k);
-    const probs = softmax(scores, mask, { scale: 1 / Math.sqrt(this.#headSize) });
-    scores.dispose();
-    // Dropout fused into the context matmul: only the softmax output is kept for backward.
+    const q = this.#heads_first(this.query, hidden);
+    const k = this.#heads_first(this.key, hidden);
+    const v = this.#heads_first(this.value, hidden);
     const seed = this.dropout.drawSeed();
-    const context = seed === null
-      ? matmul(probs, v)
-      : dropoutMatmul(probs, v, this.dropout.p, seed);
-    free(probs, v);
-    const merged = permute(context, [0, 2, 1, 3]);
-    context.dispose();
-    const out = reshape(merged, [batch, seq, dim]);
-    merged.dispose();
-    return out;
+    const context = this.#attention(q, k, v, {
+      attention_mask: mask,
+      scaling: 1 / Math.sqrt(this.#headSize),
+      dropout: seed === null ? 0 : this.dropout.p,
+      seed,
+    });
+    return reshape(context, [batch, seq, dim]);
   }
 }
 
@@ -80,17 +75,17 @@ export class BertSelfOutput extends Module {
   /** hidden_dropout_prob. */
   dropout: Dropout;
 
-  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
-  constructor(device: Device, config: BertConfig) {
+  /** Creates the layers for `config` (see {@linkcode InitOptions}). */
+  constructor(device: Device, config: BertConfig, init: InitOptions = {}) {
     super();
-    this.dense = new Linear(device, config.hidden_size, config.hidden_size);
+    this.dense = new Linear(device, config.hidden_size, config.hidden_size, init);
     this.LayerNorm = new LayerNorm(device, config.hidden_size, { eps: config.layer_norm_eps });
     this.dropout = new Dropout(config.hidden_dropout_prob);
   }
 
   /** hidden [B, S, D], input [B, S, D] → [B, S, D]. */
   forward(hidden: Tensor, input: Tensor): Tensor {
-    return residualNorm(this.dense.forward(hidden), input, this.dropout, this.LayerNorm);
+    return this.LayerNorm.call(add(this.dropout.call(this.dense.call(hidden)), input));
   }
 }
 
@@ -101,29 +96,15 @@ export class BertAttention extends Module {
   /** `attention.output.dense`, `attention.output.LayerNorm`. */
   output: BertSelfOutput;
 
-  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
-  constructor(device: Device, config: BertConfig) {
+  /** Creates the layers for `config` (see {@linkcode InitOptions}). */
+  constructor(device: Device, config: BertConfig, init: InitOptions = {}) {
     super();
-    this.self = new BertSelfAttention(device, config);
-    this.output = new BertSelfOutput(device, config);
+    this.self = new BertSelfAttention(device, config, init);
+    this.output = new BertSelfOutput(device, config, init);
   }
 
   /** hidden [B, S, D], additive mask [B, S] → [B, S, D]. */
   forward(hidden: Tensor, mask: Tensor | null): Tensor {
-    const context = this.self.forward(hidden, mask);
-    const out = this.output.forward(context, hidden);
-    context.dispose();
-    return out;
+    return this.output.call(this.self.call(hidden, mask), hidden);
   }
-}
-
-/** LayerNorm(dropout(h) + input), freeing h and the temporaries (HF's BertSelfOutput/BertOutput). */
-export function residualNorm(h: Tensor, input: Tensor, dropout: Dropout, norm: LayerNorm): Tensor {
-  const dropped = dropout.forward(h);
-  h.dispose();
-  const sum = add(dropped, input);
-  dropped.dispose();
-  const out = norm.forward(sum);
-  sum.dispose();
-  return out;
 }

@@ -7,6 +7,8 @@
 
 import { dirname, join } from "node:path";
 import { resolveModelFile, type ResolveModelFileOptions } from "../../hub/resolve.ts";
+import type { ParameterEstimate } from "../size_check.ts";
+import { writeAtomic } from "../../util/write_atomic.ts";
 
 /** Activation functions velora implements: `"gelu"` is the exact (erf) GELU, as HF's `"gelu"`. */
 export const SUPPORTED_HIDDEN_ACTS = ["gelu", "relu"] as const;
@@ -238,6 +240,13 @@ export class BertConfig implements BertConfigFields {
   label2id!: Record<string, number>;
   /** Fields of the input that velora does not interpret, passed through to `toJSON()`. */
   extra: Record<string, unknown>;
+  /**
+   * Attention implementation by name (HF `attn_implementation`, see `nn/attention.ts`); runtime
+   * only, not written to config.json. Default "eager".
+   */
+  attn_implementation = "eager";
+  /** Where the config came from (its file path, or the class name), for error messages. */
+  readonly source: string;
 
   /**
    * Builds and validates a config from a parsed `config.json` object.
@@ -252,8 +261,14 @@ export class BertConfig implements BertConfigFields {
    */
   constructor(json: BertConfigInput = {}, source = "BertConfig") {
     if (!isPlainObject(json)) throw new Error(`${source}: config must be a JSON object`);
+    this.source = source;
     const r = reader(json, source);
-    this.model_type = r.oneOf("model_type", SUPPORTED_MODEL_TYPES, "bert", "unsupported model");
+    this.model_type = r.oneOf(
+      "model_type",
+      SUPPORTED_MODEL_TYPES,
+      (this.constructor as typeof BertConfig).model_type,
+      "unsupported model",
+    );
     const arch = json.architectures ?? null;
     if (arch !== null && !(Array.isArray(arch) && arch.every((a) => typeof a === "string"))) {
       r.fail("architectures", arch, "expected an array of class names");
@@ -311,6 +326,36 @@ export class BertConfig implements BertConfigFields {
     this.extra = structuredClone(extra);
   }
 
+  /** The `model_type` a config of this class has when config.json names none. */
+  static readonly model_type: BertModelType = "bert";
+
+  /**
+   * Parameter counts of a BERT-family model with this config (base model, pooler and a
+   * classification head; an MLM head adds about vocab_size), for the size check before
+   * allocation.
+   */
+  estimateParameters(): ParameterEstimate {
+    const d = this.hidden_size, i = this.intermediate_size, v = this.vocab_size;
+    const embeddings = (v + this.max_position_embeddings + this.type_vocab_size + 2) * d;
+    const layer = 4 * d * d + 2 * d * i + 9 * d + i;
+    const layers = this.num_hidden_layers * layer;
+    const heads = d * d + d + v + 2 * d * d + (this.num_labels + 3) * d;
+    const largest = [
+      { elements: v * d, fields: ["vocab_size", "hidden_size"] },
+      {
+        elements: this.max_position_embeddings * d,
+        fields: ["max_position_embeddings", "hidden_size"],
+      },
+      { elements: i * d, fields: ["intermediate_size", "hidden_size"] },
+      { elements: d * d, fields: ["hidden_size", "hidden_size"] },
+    ].reduce((a, b) => (b.elements > a.elements ? b : a));
+    return {
+      total: embeddings + layers + heads,
+      largest,
+      dominant: layers >= embeddings ? "num_hidden_layers" : largest.fields.join(" × "),
+    };
+  }
+
   /** Number of classes: the size of id2label. */
   get num_labels(): number {
     return Object.keys(this.id2label).length;
@@ -356,15 +401,12 @@ export class BertConfig implements BertConfigFields {
    */
   async save_pretrained(dir: string): Promise<void> {
     const path = join(dir, "config.json");
-    const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-    try {
-      await Deno.mkdir(dirname(path), { recursive: true });
-      await Deno.writeTextFile(tmp, JSON.stringify(this.toJSON(), null, 2) + "\n");
-      await Deno.rename(tmp, path);
-    } catch (e) {
-      await Deno.remove(tmp).catch(() => {});
+    await Deno.mkdir(dirname(path), { recursive: true }).catch((e) => {
       throw new Error(`${path}: writing config failed: ${(e as Error).message}`, { cause: e });
-    }
+    });
+    await writeAtomic(path, JSON.stringify(this.toJSON(), null, 2) + "\n", {
+      what: "writing config",
+    });
   }
 
   /**
@@ -378,10 +420,11 @@ export class BertConfig implements BertConfigFields {
    * @throws Error naming the config file for unreadable or non-object JSON, and the field for an
    * unsupported value (see the constructor), plus any `resolveModelFile` error.
    */
-  static async from_pretrained(
+  static async from_pretrained<T extends BertConfig>(
+    this: new (json: BertConfigInput, source: string) => T,
     idOrDir: string,
     options: BertConfigFromPretrainedOptions = {},
-  ): Promise<BertConfig> {
+  ): Promise<T> {
     const path = await resolveModelFile(idOrDir, "config.json", { ...options, required: true });
     let json: unknown;
     try {
@@ -399,7 +442,7 @@ export class BertConfig implements BertConfigFields {
     const n = options.num_labels;
     if (n !== undefined && overrides.id2label === undefined) {
       // HF semantics: a new num_labels replaces the file's labels when the count differs.
-      const config = new BertConfig(merged, path);
+      const config = new this(merged, path);
       if (n !== config.num_labels) {
         delete merged.id2label;
         if (overrides.label2id === undefined) delete merged.label2id;
@@ -408,6 +451,6 @@ export class BertConfig implements BertConfigFields {
     } else if (n !== undefined) {
       merged.num_labels = n;
     }
-    return new BertConfig(merged, path);
+    return new this(merged, path);
   }
 }

@@ -1,8 +1,7 @@
 import type { Device } from "../../runtime/device.ts";
 import { Tensor } from "../../tensor/tensor.ts";
-import { free } from "../../tensor/scope.ts";
 import { add } from "../../ops/basic.ts";
-import { Module } from "../../nn/module.ts";
+import { type InitOptions, Module } from "../../nn/module.ts";
 import { Embedding } from "../../nn/embedding.ts";
 import { LayerNorm } from "../../nn/layernorm.ts";
 import { Dropout } from "../../nn/dropout.ts";
@@ -27,26 +26,48 @@ export class BertEmbeddings extends Module {
   readonly #config: BertConfig;
   readonly #ids = new Map<string, Tensor>();
 
-  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
-  constructor(device: Device, config: BertConfig) {
+  /** Creates the layers for `config` (see {@linkcode InitOptions}). */
+  constructor(device: Device, config: BertConfig, init: InitOptions = {}) {
     super();
     this.#device = device;
     this.#config = config;
     this.word_embeddings = new Embedding(device, config.vocab_size, config.hidden_size, {
+      ...init,
       padding_idx: config.pad_token_id ?? undefined,
     });
     this.position_embeddings = new Embedding(
       device,
       config.max_position_embeddings,
       config.hidden_size,
+      { ...init, padding_idx: this.positionPaddingIdx(config) },
     );
-    this.token_type_embeddings = new Embedding(device, config.type_vocab_size, config.hidden_size);
+    this.token_type_embeddings = new Embedding(
+      device,
+      config.type_vocab_size,
+      config.hidden_size,
+      init,
+    );
     this.LayerNorm = new LayerNorm(device, config.hidden_size, { eps: config.layer_norm_eps });
     this.dropout = new Dropout(config.hidden_dropout_prob);
   }
 
+  /** padding_idx of the position table: none for BERT (RoBERTa's is pad_token_id). */
+  protected positionPaddingIdx(_config: BertConfig): number | null {
+    return null;
+  }
+
+  /** How far position ids are shifted (RoBERTa: pad_token_id + 1); 0 for BERT. */
+  protected positionOffset(_config: BertConfig): number {
+    return 0;
+  }
+
+  /** Position ids i32 [B, S] or [S] for `input_ids` [B, S]: 0..S−1 for BERT (HF default). */
+  protected positionIds(input_ids: Tensor): Tensor {
+    return this.constant("positions", [input_ids.shape[1]]);
+  }
+
   /** A cached constant i32 tensor (position ids 0..S−1, or zeros) kept across steps. */
-  #constant(kind: "positions" | "zeros", shape: number[]): Tensor {
+  protected constant(kind: "positions" | "zeros", shape: number[]): Tensor {
     const key = `${kind}:${shape}`;
     let t = this.#ids.get(key);
     if (!t || t.isDisposed) {
@@ -67,27 +88,24 @@ export class BertEmbeddings extends Module {
   forward(input_ids: Tensor, token_type_ids?: Tensor | null): Tensor {
     const [batch, seq] = input_ids.shape;
     if (input_ids.ndim !== 2 || input_ids.dtype !== "i32") {
-      throw new Error(`BertEmbeddings: input_ids must be i32 [batch, seq], got ${input_ids}`);
-    }
-    if (seq > this.#config.max_position_embeddings) {
       throw new Error(
-        `BertEmbeddings: sequence length ${seq} exceeds max_position_embeddings ` +
-          `${this.#config.max_position_embeddings}`,
+        `${this.constructor.name}: input_ids must be i32 [batch, seq], got ${input_ids}`,
       );
     }
-    const types = token_type_ids ?? this.#constant("zeros", [batch, seq]);
-    const words = this.word_embeddings.forward(input_ids);
-    const typeEmb = this.token_type_embeddings.forward(types);
-    const pos = this.position_embeddings.forward(this.#constant("positions", [seq]));
-    const partial = add(words, typeEmb);
-    free(words, typeEmb);
-    const sum = add(partial, pos);
-    free(partial, pos);
-    const normed = this.LayerNorm.forward(sum);
-    sum.dispose();
-    const out = this.dropout.forward(normed);
-    normed.dispose();
-    return out;
+    const offset = this.positionOffset(this.#config);
+    if (seq + offset > this.#config.max_position_embeddings) {
+      throw new Error(
+        `${this.constructor.name}: sequence length ${seq}${
+          offset ? ` + position offset ${offset}` : ""
+        } exceeds max_position_embeddings ${this.#config.max_position_embeddings}`,
+      );
+    }
+    const types = token_type_ids ?? this.constant("zeros", [batch, seq]);
+    const embeddings = add(
+      add(this.word_embeddings.call(input_ids), this.token_type_embeddings.call(types)),
+      this.position_embeddings.call(this.positionIds(input_ids)),
+    );
+    return this.dropout.call(this.LayerNorm.call(embeddings));
   }
 
   /** Frees parameters and cached id tensors. */

@@ -1,14 +1,18 @@
 import type { Device } from "../../runtime/device.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
-import { gelu, relu } from "../../ops/basic.ts";
-import { free } from "../../tensor/scope.ts";
+import { add, gelu, relu } from "../../ops/basic.ts";
 import { checkpoint } from "../../autograd/checkpoint.ts";
-import { Module } from "../../nn/module.ts";
+import { type InitOptions, Module } from "../../nn/module.ts";
 import { Linear } from "../../nn/linear.ts";
 import { LayerNorm } from "../../nn/layernorm.ts";
 import { Dropout } from "../../nn/dropout.ts";
-import { BertAttention, residualNorm } from "./attention.ts";
+import { BertAttention } from "./attention.ts";
 import type { BertConfig } from "./config.ts";
+
+/** The activation `hidden_act` names (HF `ACT2FN`; "gelu" is the exact erf GELU). */
+export function activation(name: BertConfig["hidden_act"]): (x: Tensor) => Tensor {
+  return name === "relu" ? relu : gelu;
+}
 
 /** HF `BertIntermediate`: act(dense(h)), D → intermediate_size. */
 export class BertIntermediate extends Module {
@@ -16,19 +20,16 @@ export class BertIntermediate extends Module {
   dense: Linear;
   readonly #act: (x: Tensor) => Tensor;
 
-  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
-  constructor(device: Device, config: BertConfig) {
+  /** Creates the layers for `config` (see {@linkcode InitOptions}). */
+  constructor(device: Device, config: BertConfig, init: InitOptions = {}) {
     super();
-    this.dense = new Linear(device, config.hidden_size, config.intermediate_size);
-    this.#act = config.hidden_act === "relu" ? relu : gelu;
+    this.dense = new Linear(device, config.hidden_size, config.intermediate_size, init);
+    this.#act = activation(config.hidden_act);
   }
 
   /** [B, S, D] → [B, S, intermediate_size]. */
   forward(hidden: Tensor): Tensor {
-    const h = this.dense.forward(hidden);
-    const out = this.#act(h);
-    h.dispose();
-    return out;
+    return this.#act(this.dense.call(hidden));
   }
 }
 
@@ -41,17 +42,17 @@ export class BertOutput extends Module {
   /** hidden_dropout_prob. */
   dropout: Dropout;
 
-  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
-  constructor(device: Device, config: BertConfig) {
+  /** Creates the layers for `config` (see {@linkcode InitOptions}). */
+  constructor(device: Device, config: BertConfig, init: InitOptions = {}) {
     super();
-    this.dense = new Linear(device, config.intermediate_size, config.hidden_size);
+    this.dense = new Linear(device, config.intermediate_size, config.hidden_size, init);
     this.LayerNorm = new LayerNorm(device, config.hidden_size, { eps: config.layer_norm_eps });
     this.dropout = new Dropout(config.hidden_dropout_prob);
   }
 
   /** hidden [B, S, intermediate_size], input [B, S, D] → [B, S, D]. */
   forward(hidden: Tensor, input: Tensor): Tensor {
-    return residualNorm(this.dense.forward(hidden), input, this.dropout, this.LayerNorm);
+    return this.LayerNorm.call(add(this.dropout.call(this.dense.call(hidden)), input));
   }
 }
 
@@ -64,21 +65,18 @@ export class BertLayer extends Module {
   /** `output.dense`, `output.LayerNorm`. */
   output: BertOutput;
 
-  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
-  constructor(device: Device, config: BertConfig) {
+  /** Creates the layers for `config` (see {@linkcode InitOptions}). */
+  constructor(device: Device, config: BertConfig, init: InitOptions = {}) {
     super();
-    this.attention = new BertAttention(device, config);
-    this.intermediate = new BertIntermediate(device, config);
-    this.output = new BertOutput(device, config);
+    this.attention = new BertAttention(device, config, init);
+    this.intermediate = new BertIntermediate(device, config, init);
+    this.output = new BertOutput(device, config, init);
   }
 
   /** hidden [B, S, D], additive mask [B, S] → [B, S, D]. */
   forward(hidden: Tensor, mask: Tensor | null): Tensor {
-    const attn = this.attention.forward(hidden, mask);
-    const inner = this.intermediate.forward(attn);
-    const out = this.output.forward(inner, attn);
-    free(attn, inner);
-    return out;
+    const attn = this.attention.call(hidden, mask);
+    return this.output.call(this.intermediate.call(attn), attn);
   }
 }
 
@@ -89,12 +87,12 @@ export class BertEncoder extends Module {
   /** When true (and training with grad), each layer keeps only its input and recomputes. */
   gradient_checkpointing = false;
 
-  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
-  constructor(device: Device, config: BertConfig) {
+  /** Creates the layers for `config` (see {@linkcode InitOptions}). */
+  constructor(device: Device, config: BertConfig, init: InitOptions = {}) {
     super();
     this.layer = Array.from(
       { length: config.num_hidden_layers },
-      () => new BertLayer(device, config),
+      () => new BertLayer(device, config, init),
     );
   }
 
@@ -102,11 +100,13 @@ export class BertEncoder extends Module {
   forward(hidden: Tensor, mask: Tensor | null): Tensor {
     let h = hidden;
     for (const layer of this.layer) {
-      const next = this.gradient_checkpointing && this.training
-        ? checkpoint((x, m) => layer.forward(x!, m), [h, mask], layer)
-        : layer.forward(h, mask);
-      if (h !== hidden) h.dispose();
-      h = next;
+      const input = h;
+      h = this.gradient_checkpointing && this.training
+        ? checkpoint((x, m) => layer.call(x!, m), [input, mask], layer)
+        : layer.call(input, mask);
+      // A loop-carried value: free each layer's input as soon as the next exists (what backward
+      // needs is saved), so an inference forward holds two hidden states, not one per layer.
+      if (input !== hidden) input.dispose();
     }
     return h;
   }

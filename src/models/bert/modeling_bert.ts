@@ -1,31 +1,31 @@
+/**
+ * HF `modeling_bert.py`: `BertModel`, `BertForSequenceClassification`, `BertForMaskedLM`, with HF
+ * parameter names, on the shared {@linkcode PreTrainedModel} base. Each forward reads as HF's;
+ * intermediates are freed by the scope of each module call (`Module.call`).
+ * @module
+ */
+
 import type { Device } from "../../runtime/device.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
-import { reshape, tanh } from "../../ops/basic.ts";
-import { additiveMask, toFloat } from "../../ops/mask.ts";
+import { tanh } from "../../ops/basic.ts";
+import { additiveMask } from "../../ops/mask.ts";
 import { selectIndex } from "../../ops/shape.ts";
-import { crossEntropy, mseLoss } from "../../ops/loss.ts";
 import { Module } from "../../nn/module.ts";
 import { Linear } from "../../nn/linear.ts";
+import { Embedding } from "../../nn/embedding.ts";
+import { LayerNorm } from "../../nn/layernorm.ts";
 import { Dropout } from "../../nn/dropout.ts";
 import { BertConfig } from "./config.ts";
 import { BertEmbeddings } from "./embeddings.ts";
-import { BertEncoder } from "./layer.ts";
-import { initBertWeights, seedDropouts } from "./init.ts";
-import { type FromPretrainedOptions, loadWeightsFrom, saveWeights } from "../pretrained.ts";
-
-function checkSupported(config: BertConfig): void {
-  if (config.model_type === "roberta") {
-    throw new Error(
-      'model_type "roberta" is not supported yet (position ids offset by pad_token_id + 1)',
-    );
-  }
-}
-
-async function saveModel(model: Module & { config: BertConfig }, dir: string): Promise<void> {
-  await saveWeights(model, dir);
-  model.config.architectures = [model.constructor.name];
-  await model.config.save_pretrained(dir);
-}
+import { activation, BertEncoder } from "./layer.ts";
+import {
+  type ModelOptions,
+  PreTrainedModel,
+  type PreTrainedModelClass,
+  type WeightInit,
+} from "../modeling_utils.ts";
+import { maskedLMLoss, sequenceClassificationLoss } from "../losses.ts";
+import { checkTokenIds } from "../check_inputs.ts";
 
 /** Inputs of a BERT forward: i32 tensors [batch, seq] (labels [batch]). */
 export interface BertInputs {
@@ -50,31 +50,72 @@ export class BertPooler extends Module {
   /** [D, D]. */
   dense: Linear;
 
-  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
-  constructor(device: Device, config: BertConfig) {
+  /** Creates the layer for `config`. */
+  constructor(device: Device, config: BertConfig, options: ModelOptions = {}) {
     super();
-    this.dense = new Linear(device, config.hidden_size, config.hidden_size);
+    this.dense = new Linear(device, config.hidden_size, config.hidden_size, options);
   }
 
   /** [B, S, D] → [B, D]. */
   forward(hidden: Tensor): Tensor {
-    const first = selectIndex(hidden, 1, 0);
-    const h = this.dense.forward(first);
-    first.dispose();
-    const out = tanh(h);
-    h.dispose();
-    return out;
+    return tanh(this.dense.call(selectIndex(hidden, 1, 0)));
   }
 }
 
 /**
- * HF `BertModel` (modeling_bert.py): embeddings, encoder, optional pooler; HF parameter names.
- * Create with `BertModel.from_pretrained` (see `pretrained.ts`) or `new BertModel(device, config)`
- * (HF initialisation: normal(0, initializer_range), LayerNorm 1/0, zero biases; `seed`).
+ * The BERT-family base (HF `BertPreTrainedModel`): config class, `base_model_prefix` and HF's
+ * `_init_weights` — Linear and Embedding weights ~ N(0, initializer_range) (the padding_idx row
+ * zero), biases 0, LayerNorm weight 1 and bias 0, an LM head's bias 0.
  */
-export class BertModel extends Module {
-  /** The configuration. */
-  readonly config: BertConfig;
+export abstract class BertPreTrainedModel extends PreTrainedModel<BertConfig> {
+  /** Reads config.json. */
+  static readonly config_class: typeof BertConfig = BertConfig;
+  /** Weights of the base model sit under `bert.`. */
+  static override readonly base_model_prefix: string = "bert";
+
+  /** HF `_init_weights`. */
+  protected _init_weights(module: Module, init: WeightInit): void {
+    const std = this.config.initializer_range;
+    if (module instanceof Linear) {
+      init.normal(module.weight, std);
+      init.fill(module.bias, 0);
+    } else if (module instanceof Embedding) {
+      init.normal(module.weight, std, module.padding_idx);
+    } else if (module instanceof LayerNorm) {
+      init.fill(module.weight, 1);
+      init.fill(module.bias, 0);
+    } else if (module instanceof BertLMPredictionHead) {
+      init.fill(module.bias, 0);
+    }
+  }
+
+  /** HF name: recompute each encoder layer in backward, keeping only layer inputs. */
+  gradient_checkpointing_enable(): void {
+    this.#encoder().gradient_checkpointing = true;
+  }
+
+  /** Turns gradient checkpointing off. */
+  gradient_checkpointing_disable(): void {
+    this.#encoder().gradient_checkpointing = false;
+  }
+
+  /** Whether gradient checkpointing is on (HF `is_gradient_checkpointing`). */
+  get is_gradient_checkpointing(): boolean {
+    return this.#encoder().gradient_checkpointing;
+  }
+
+  #encoder(): BertEncoder {
+    for (const m of this.modules()) if (m instanceof BertEncoder) return m;
+    throw new Error(`${this.constructor.name} has no encoder`);
+  }
+}
+
+/**
+ * HF `BertModel`: embeddings, encoder, optional pooler; HF parameter names.
+ * Create with `BertModel.from_pretrained` or `new BertModel(device, config)` (HF initialisation,
+ * seeded by `seed`).
+ */
+export class BertModel extends BertPreTrainedModel {
   /** `embeddings.*`. */
   embeddings: BertEmbeddings;
   /** `encoder.layer.{i}.*`. */
@@ -82,93 +123,46 @@ export class BertModel extends Module {
   /** `pooler.dense.*`, or null (`add_pooling_layer: false`). */
   pooler: BertPooler | null;
 
-  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
+  /** Creates the layers for `config` (see {@linkcode ModelOptions}). */
   constructor(
     device: Device,
     config: BertConfig,
-    options: { add_pooling_layer?: boolean; seed?: number } = {},
+    options: ModelOptions & { add_pooling_layer?: boolean } = {},
   ) {
-    super();
-    this.config = config;
-    this.embeddings = new BertEmbeddings(device, config);
-    this.encoder = new BertEncoder(device, config);
-    this.pooler = (options.add_pooling_layer ?? true) ? new BertPooler(device, config) : null;
-    initBertWeights(this, config, options.seed ?? 0);
-    seedDropouts(this, options.seed ?? 0);
+    super(device, config);
+    const init = { init: false };
+    this.embeddings = this.makeEmbeddings(device, config, init);
+    this.encoder = new BertEncoder(device, config, init);
+    this.pooler = (options.add_pooling_layer ?? true) ? new BertPooler(device, config, init) : null;
+    this.post_init(options);
+  }
+
+  /** The embeddings module (RoBERTa's differ in their position ids). */
+  protected makeEmbeddings(device: Device, config: BertConfig, init: ModelOptions): BertEmbeddings {
+    return new BertEmbeddings(device, config, init);
   }
 
   /**
    * Token ids (and masks) [B, S] → last hidden state [B, S, D] and pooled output [B, D].
-   * @throws {Error} for inputs that are not i32 [batch, seq] or whose shapes differ.
+   * @throws {Error} for inputs that are not i32 [batch, seq], whose shapes differ, or ids outside
+   * the vocabulary or type vocabulary.
    */
   forward(inputs: BertInputs): BertModelOutput {
     const { input_ids, attention_mask, token_type_ids } = inputs;
-    for (
-      const [name, t] of [["attention_mask", attention_mask], [
-        "token_type_ids",
-        token_type_ids,
-      ]] as const
-    ) {
-      if (t && (t.dtype !== "i32" || t.shape.join() !== input_ids.shape.join())) {
-        throw new Error(
-          `BertModel: ${name} ${t} must be i32 with the shape of input_ids [${input_ids.shape}]`,
-        );
-      }
-    }
+    checkTokenIds(this.constructor.name, this.config, input_ids, attention_mask, token_type_ids);
     const mask = attention_mask ? additiveMask(attention_mask) : null;
-    const embedded = this.embeddings.forward(input_ids, token_type_ids);
-    const h = this.encoder.forward(embedded, mask);
-    if (h !== embedded) embedded.dispose();
-    mask?.dispose();
-    return { last_hidden_state: h, pooler_output: this.pooler ? this.pooler.forward(h) : null };
-  }
-
-  /**
-   * Loads config.json + model.safetensors from a local folder or the hub (HF cache layout).
-   * Weights the checkpoint lacks (e.g. the pooler) are initialised as HF does, with a warning.
-   * Returns the model in eval mode, as HF does.
-   * @throws {Error} naming the file, tensor or field for missing files, bad configs, or shape
-   * mismatches.
-   */
-  static async from_pretrained(
-    idOrDir: string,
-    options: FromPretrainedOptions,
-  ): Promise<BertModel> {
-    const config = await BertConfig.from_pretrained(idOrDir, options);
-    checkSupported(config);
-    const model = new BertModel(options.device, config, { seed: options.seed });
-    await loadWeightsFrom(model, idOrDir, options, "bert");
-    return model.eval();
-  }
-
-  /** Writes config.json + model.safetensors (atomically) loadable by HF transformers. */
-  save_pretrained(dir: string): Promise<void> {
-    return saveModel(this, dir);
-  }
-
-  /** HF name: recompute each encoder layer in backward, keeping only layer inputs. */
-  gradient_checkpointing_enable(): void {
-    this.encoder.gradient_checkpointing = true;
-  }
-
-  /** Turns gradient checkpointing off. */
-  gradient_checkpointing_disable(): void {
-    this.encoder.gradient_checkpointing = false;
-  }
-
-  /** Whether gradient checkpointing is on (HF `is_gradient_checkpointing`). */
-  get is_gradient_checkpointing(): boolean {
-    return this.encoder.gradient_checkpointing;
+    const h = this.encoder.call(this.embeddings.call(input_ids, token_type_ids), mask);
+    return { last_hidden_state: h, pooler_output: this.pooler?.call(h) ?? null };
   }
 }
 
-/** Inputs of {@linkcode BertForSequenceClassification.forward}. */
+/** Inputs of a sequence classification forward. */
 export interface SequenceClassifierInputs extends BertInputs {
   /** Class ids i32 [batch] (classification) or targets [batch] (regression, f32 or i32). */
   labels?: Tensor | null;
 }
 
-/** Output of {@linkcode BertForSequenceClassification.forward}. */
+/** Output of a sequence classification forward. */
 export interface SequenceClassifierOutput {
   /** [batch, num_labels]. */
   logits: Tensor;
@@ -176,14 +170,19 @@ export interface SequenceClassifierOutput {
   loss: Tensor | null;
 }
 
+/** Refuses `problem_type: "multi_label_classification"` (BCE is not implemented). */
+export function checkProblemType(config: BertConfig, owner: string): void {
+  if (config.problem_type === "multi_label_classification") {
+    throw new Error(`${owner}: problem_type "multi_label_classification" is not supported`);
+  }
+}
+
 /**
  * HF `BertForSequenceClassification`: BertModel + dropout + classifier on the pooled output.
  * Loss (HF `problem_type` rules): num_labels == 1 → MSE (regression); otherwise cross-entropy
  * over integer labels (single_label_classification). multi_label_classification is unsupported.
  */
-export class BertForSequenceClassification extends Module {
-  /** The configuration. */
-  readonly config: BertConfig;
+export class BertForSequenceClassification extends BertPreTrainedModel {
   /** `bert.*`. */
   bert: BertModel;
   /** classifier_dropout ?? hidden_dropout_prob. */
@@ -191,20 +190,14 @@ export class BertForSequenceClassification extends Module {
   /** `classifier.*`: [num_labels, D]. */
   classifier: Linear;
 
-  /** Creates the layers for `config` (weights initialised; see `initBertWeights`). */
-  constructor(device: Device, config: BertConfig, options: { seed?: number } = {}) {
-    super();
-    if (config.problem_type === "multi_label_classification") {
-      throw new Error(
-        'BertForSequenceClassification: problem_type "multi_label_classification" is not supported',
-      );
-    }
-    this.config = config;
-    this.bert = new BertModel(device, config, { seed: options.seed });
+  /** Creates the layers for `config` (see {@linkcode ModelOptions}). */
+  constructor(device: Device, config: BertConfig, options: ModelOptions = {}) {
+    super(device, config);
+    checkProblemType(config, "BertForSequenceClassification");
+    this.bert = new BertModel(device, config, { init: false });
     this.dropout = new Dropout(config.classifier_dropout ?? config.hidden_dropout_prob);
-    this.classifier = new Linear(device, config.hidden_size, config.num_labels);
-    initBertWeights(this.classifier, config, (options.seed ?? 0) + 1);
-    seedDropouts(this, options.seed ?? 0);
+    this.classifier = new Linear(device, config.hidden_size, config.num_labels, { init: false });
+    this.post_init(options);
   }
 
   /** Number of classes (1 = regression). */
@@ -217,62 +210,145 @@ export class BertForSequenceClassification extends Module {
    * @throws {Error} for badly shaped inputs or labels.
    */
   forward(inputs: SequenceClassifierInputs): SequenceClassifierOutput {
-    const out = this.bert.forward(inputs);
-    out.last_hidden_state.dispose();
-    const pooled = this.dropout.forward(out.pooler_output!);
-    out.pooler_output!.dispose();
-    const logits = this.classifier.forward(pooled);
-    pooled.dispose();
+    const pooled = this.bert.call(inputs).pooler_output!;
+    const logits = this.classifier.call(this.dropout.call(pooled));
     const labels = inputs.labels;
-    if (!labels) return { logits, loss: null };
-    const batch = logits.shape[0];
-    if (labels.numel !== batch) {
-      throw new Error(
-        `BertForSequenceClassification: labels ${labels} must have ${batch} elements`,
-      );
-    }
-    if (this.num_labels === 1) {
-      const target = labels.dtype === "i32" ? toFloat(labels) : labels;
-      return { logits, loss: mseLoss(reshape(logits, [batch]), reshape(target, [batch])) };
-    }
-    if (labels.dtype !== "i32") {
-      throw new Error(
-        `BertForSequenceClassification: classification labels must be i32, got ${labels}`,
-      );
-    }
-    return { logits, loss: crossEntropy(logits, reshape(labels, [batch])) };
+    return {
+      logits,
+      loss: labels ? sequenceClassificationLoss(logits, labels, this.constructor.name) : null,
+    };
+  }
+}
+
+/** HF `BertPredictionHeadTransform`: LayerNorm(act(dense(h))). */
+export class BertPredictionHeadTransform extends Module {
+  /** [D, D]. */
+  dense: Linear;
+  /** HF keeps the TF name `LayerNorm`. */
+  LayerNorm: LayerNorm;
+  readonly #act: (x: Tensor) => Tensor;
+
+  /** Creates the layers for `config`. */
+  constructor(device: Device, config: BertConfig, options: ModelOptions = {}) {
+    super();
+    this.dense = new Linear(device, config.hidden_size, config.hidden_size, options);
+    this.#act = activation(config.hidden_act);
+    this.LayerNorm = new LayerNorm(device, config.hidden_size, { eps: config.layer_norm_eps });
+  }
+
+  /** [B, S, D] → [B, S, D]. */
+  forward(hidden: Tensor): Tensor {
+    return this.LayerNorm.call(this.#act(this.dense.call(hidden)));
+  }
+}
+
+/**
+ * HF `BertLMPredictionHead`: decoder(transform(h)) + bias. The decoder weight is tied to the word
+ * embeddings by the model (`tie_weights`); its bias is this module's `bias`.
+ */
+export class BertLMPredictionHead extends Module {
+  /** [vocab_size], shared with `decoder.bias` (HF `self.decoder.bias = self.bias`). */
+  bias: Tensor;
+  /** `transform.dense`, `transform.LayerNorm`. */
+  transform: BertPredictionHeadTransform;
+  /** [vocab_size, D], tied to the word embeddings. */
+  decoder: Linear;
+
+  /** Creates the layers for `config`. */
+  constructor(device: Device, config: BertConfig, options: ModelOptions = {}) {
+    super();
+    this.transform = new BertPredictionHeadTransform(device, config, options);
+    this.decoder = new Linear(device, config.hidden_size, config.vocab_size, options);
+    this.bias = this.decoder.bias!;
+    // HF declares `bias` before its children in state_dict order: own parameters come first.
+    this.registerParameter("bias", this.bias);
+  }
+
+  /** [B, S, D] → logits [B, S, vocab_size]. */
+  forward(hidden: Tensor): Tensor {
+    return this.decoder.call(this.transform.call(hidden));
+  }
+}
+
+/** HF `BertOnlyMLMHead`: `cls.predictions`. */
+export class BertOnlyMLMHead extends Module {
+  /** `predictions.*`. */
+  predictions: BertLMPredictionHead;
+
+  /** Creates the layers for `config`. */
+  constructor(device: Device, config: BertConfig, options: ModelOptions = {}) {
+    super();
+    this.predictions = new BertLMPredictionHead(device, config, options);
+  }
+
+  /** [B, S, D] → [B, S, vocab_size]. */
+  forward(hidden: Tensor): Tensor {
+    return this.predictions.call(hidden);
+  }
+}
+
+/** Inputs of a masked-LM forward. */
+export interface MaskedLMInputs extends BertInputs {
+  /** Target ids i32 [batch, seq]; -100 marks positions without loss (HF). */
+  labels?: Tensor | null;
+}
+
+/** Output of a masked-LM forward. */
+export interface MaskedLMOutput {
+  /** [batch, seq, vocab_size]. */
+  logits: Tensor;
+  /** Mean cross-entropy over labelled positions when labels were given, else null. */
+  loss: Tensor | null;
+}
+
+/** Makes `decoder.weight` the tensor `embeddings` (HF `_tie_or_clone_weights`). */
+export function tieDecoder(decoder: Linear, embeddings: Embedding): void {
+  if (decoder.weight === embeddings.weight) return;
+  decoder.weight.dispose();
+  decoder.weight = embeddings.weight;
+}
+
+/**
+ * HF `BertForMaskedLM`: BertModel without pooler + `cls.predictions` (transform, decoder tied to
+ * `bert.embeddings.word_embeddings.weight`, bias). Loss: cross-entropy over labels ≠ -100.
+ */
+export class BertForMaskedLM extends BertPreTrainedModel {
+  /** `bert.*` (no pooler). */
+  bert: BertModel;
+  /** `cls.predictions.*`. */
+  cls: BertOnlyMLMHead;
+
+  /** Creates the layers for `config` (see {@linkcode ModelOptions}). */
+  constructor(device: Device, config: BertConfig, options: ModelOptions = {}) {
+    super(device, config);
+    this.bert = new BertModel(device, config, { init: false, add_pooling_layer: false });
+    this.cls = new BertOnlyMLMHead(device, config, { init: false });
+    this.post_init(options);
+  }
+
+  /** Ties the decoder to the word embeddings (HF `tie_word_embeddings`, default true). */
+  override tie_weights(): void {
+    tieDecoder(this.cls.predictions.decoder, this.bert.embeddings.word_embeddings);
   }
 
   /**
-   * Loads config.json + model.safetensors from a local folder or the hub (HF cache layout);
-   * `num_labels` sets the head size. A missing classifier (e.g. from a base checkpoint) is
-   * initialised as HF does, with a warning. Returns the model in eval mode, as HF does.
-   * @throws {Error} naming the file, tensor or field for missing files, bad configs, or shape
-   * mismatches.
+   * Logits [batch, seq, vocab_size] and, with `labels`, the mean loss over labelled positions.
+   * @throws {Error} for badly shaped inputs or labels.
    */
-  static async from_pretrained(
-    idOrDir: string,
-    options: FromPretrainedOptions,
-  ): Promise<BertForSequenceClassification> {
-    const config = await BertConfig.from_pretrained(idOrDir, options);
-    checkSupported(config);
-    const model = new BertForSequenceClassification(options.device, config, { seed: options.seed });
-    await loadWeightsFrom(model, idOrDir, options, "bert");
-    return model.eval();
-  }
-
-  /** Writes config.json + model.safetensors (atomically) loadable by HF transformers. */
-  save_pretrained(dir: string): Promise<void> {
-    return saveModel(this, dir);
-  }
-
-  /** See {@linkcode BertModel.gradient_checkpointing_enable}. */
-  gradient_checkpointing_enable(): void {
-    this.bert.gradient_checkpointing_enable();
-  }
-
-  /** See {@linkcode BertModel.gradient_checkpointing_disable}. */
-  gradient_checkpointing_disable(): void {
-    this.bert.gradient_checkpointing_disable();
+  forward(inputs: MaskedLMInputs): MaskedLMOutput {
+    const logits = this.cls.call(this.bert.call(inputs).last_hidden_state);
+    const labels = inputs.labels;
+    return { logits, loss: labels ? maskedLMLoss(logits, labels, this.constructor.name) : null };
   }
 }
+
+/** The classes of this file by role, for the Auto registry. */
+export const BERT_CLASSES: {
+  model: PreTrainedModelClass<BertModel, BertConfig>;
+  sequence_classification: PreTrainedModelClass<BertForSequenceClassification, BertConfig>;
+  masked_lm: PreTrainedModelClass<BertForMaskedLM, BertConfig>;
+} = {
+  model: BertModel,
+  sequence_classification: BertForSequenceClassification,
+  masked_lm: BertForMaskedLM,
+};

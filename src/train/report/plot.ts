@@ -8,6 +8,7 @@
  */
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeAtomic } from "../../util/write_atomic.ts";
 
 /** One line of the chart: a training mode (`full`, `velora`, `checkpointing`, ...) and its losses. */
 export interface LossSeries {
@@ -118,12 +119,5 @@ export async function writeLossSvg(
   const svg = await renderLossSvg(series, options);
   const file = path instanceof URL ? fileURLToPath(path) : path;
   await Deno.mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    await Deno.writeTextFile(tmp, svg);
-    await Deno.rename(tmp, file);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
+  await writeAtomic(file, svg);
 }

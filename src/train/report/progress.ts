@@ -54,6 +54,11 @@ export interface ProgressOptions {
    * `step >= total`. Default `max(1, ceil(total / 20))` (about 20 lines per run).
    */
   every?: number;
+  /**
+   * Steps already done when the display starts (a resumed run): the bar starts there and the
+   * ETA counts only the steps run since, so a resume does not look nearly free. Default 0.
+   */
+  initial?: number;
 }
 
 /** A running progress display; see {@linkcode createProgress}. */
@@ -97,8 +102,8 @@ function fmtLr(x: number | undefined): string {
  * Terminal line (cut to the terminal width):
  * `label |████░░░░| 120/1000 | loss 0.4213 | ETA 3m10s | 2048 tok/s | lr 2.00e-5`.
  * Plain line: `label 120/1000 (12.0%) | loss 0.4213 | 2048 tok/s | lr 2.00e-5 | elapsed 25s |
- * ETA 3m10s`. The plain-mode ETA is `elapsed / step × (total − step)` since creation; the bar's
- * comes from cli-progress's moving average.
+ * ETA 3m10s`. The plain-mode ETA is `elapsed / (step − initial) × (total − step)` since
+ * creation; the bar's comes from cli-progress's moving average.
  *
  * @example
  * ```ts
@@ -123,13 +128,15 @@ export function createProgress(options: ProgressOptions): Progress {
     tps: fmtTps(metrics.tokensPerSecond),
     lr: fmtLr(metrics.lr),
   });
-  return tty ? ttyProgress(sink, total, label, metrics, payload) : plainProgress(
+  const initial = Math.min(total, Math.max(0, options.initial ?? 0));
+  return tty ? ttyProgress(sink, total, initial, label, metrics, payload) : plainProgress(
     sink,
     total,
+    initial,
     label,
     metrics,
     payload,
-    Math.max(1, Math.floor(options.every ?? Math.ceil(total / 20))),
+    Math.max(1, Math.floor(options.every ?? Math.ceil((total - initial) / 20))),
   );
 }
 
@@ -143,6 +150,7 @@ function merge(metrics: ProgressMetrics, update: ProgressMetrics | undefined): v
 function ttyProgress(
   sink: ProgressStream,
   total: number,
+  initial: number,
   label: string,
   metrics: ProgressMetrics,
   payload: () => Record<string, string>,
@@ -176,7 +184,7 @@ function ttyProgress(
     },
     cliProgress.Presets.shades_classic,
   );
-  const bar = multi.create(total, 0, payload());
+  const bar = multi.create(total, initial, payload());
   let stopped = false;
   return {
     tty: true,
@@ -204,6 +212,7 @@ function ttyProgress(
 function plainProgress(
   sink: ProgressStream,
   total: number,
+  initial: number,
   label: string,
   metrics: ProgressMetrics,
   payload: () => Record<string, string>,
@@ -211,12 +220,14 @@ function plainProgress(
 ): Progress {
   const start = performance.now();
   let updates = 0;
-  let lastStep = 0;
+  let lastStep = initial;
   let lastPrinted = -1;
   let stopped = false;
   const line = (step: number) => {
     const elapsed = (performance.now() - start) / 1000;
-    const eta = step > 0 ? (elapsed / step) * Math.max(0, total - step) : NaN;
+    // Only the steps run since the display started tell how fast the rest will go.
+    const done = step - initial;
+    const eta = done > 0 ? (elapsed / done) * Math.max(0, total - step) : NaN;
     const pct = total > 0 ? ((100 * step) / total).toFixed(1) : "-";
     const p = payload();
     sink.write(

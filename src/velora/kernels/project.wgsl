@@ -19,7 +19,7 @@ fn project_one(i: u32) -> f32 {
 @compute @workgroup_size(256)
 fn project(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
            @builtin(num_workgroups) nwg: vec3u) {
-  let w = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+  let w = grid_index(wid, lid, nwg, 256u);
   if (w * 2u >= p.tokens * p.groups) { return; }
   z[w] = pack2x16float(vec2f(project_one(2u * w), project_one(2u * w + 1u)));
 }

@@ -2,8 +2,8 @@
 // A token x[t, :] of size D is zero-padded to G·M and split into G sub-tokens of size M:
 //   s[t, g, m] = x[t, g·M + m]  (0 where g·M + m ≥ D).
 // Forward keeps only z[t, g] = s[t, g, :]·v (packed f16); backward rebuilds x̂ = z ⊗ v implicitly.
-// This prelude (the shared parameters) is prepended to every velora_*.wgsl kernel by
-// src/velora/kernels.ts.
+// This prelude (the shared parameters) is prepended to every src/velora/kernels/*.wgsl kernel by
+// src/velora/projection.ts.
 
 struct Params {
   tokens: u32,  // T

@@ -1,16 +1,41 @@
+/**
+ * VeLoRA's sub-token projection on the GPU: initialising v, projecting inputs to z, and the
+ * factored weight gradient. Its kernels live next to it in `src/velora/kernels/`.
+ * @module
+ */
 import type { Device } from "../runtime/device.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { f32, grid1d, params } from "../ops/launch.ts";
+import { defineKernel, defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 import { matmulInto } from "../ops/matmul.ts";
-import paramsSrc from "../../kernels/velora_params.wgsl" with { type: "text" };
-import initBody from "../../kernels/velora_init.wgsl" with { type: "text" };
-import projectBody from "../../kernels/velora_project.wgsl" with { type: "text" };
-import gradBody from "../../kernels/velora_grad.wgsl" with { type: "text" };
+import paramsSrc from "./kernels/params.wgsl" with { type: "text" };
+import initBody from "./kernels/init.wgsl" with { type: "text" };
+import projectBody from "./kernels/project.wgsl" with { type: "text" };
+import gradBody from "./kernels/grad.wgsl" with { type: "text" };
 
-// Every VeLoRA kernel starts with the shared parameter struct.
-const initSrc = paramsSrc + initBody;
-const projectSrc = paramsSrc + projectBody;
-const gradSrc = paramsSrc + gradBody;
+// Every VeLoRA kernel starts with the grid prelude and the shared parameter struct.
+const initSrc = GRID_WGSL + paramsSrc + initBody;
+const projectSrc = GRID_WGSL + paramsSrc + projectBody;
+const gradSrc = GRID_WGSL + paramsSrc + gradBody;
+const SHAPE = ["tokens", "dim", "groups", "sub"] as const;
+
+const INIT = defineKernels("velora/init.wgsl", initSrc, {
+  mean_partial: { bindings: ["xin", "outp"], uniforms: [...SHAPE, "chunk"] },
+  init_v: {
+    bindings: ["partial", "fallback", "v", "flag"],
+    uniforms: [...SHAPE, "chunk", "mode", "decay", "eps"],
+  },
+});
+const PROJECT = defineKernel({
+  name: "velora/project.wgsl",
+  code: projectSrc,
+  entryPoint: "project",
+  bindings: ["xin", "v", "z"],
+  uniforms: SHAPE,
+});
+const GRAD = defineKernels("velora/grad.wgsl", gradSrc, {
+  unpack_z: { bindings: ["zpacked", "zf"], uniforms: SHAPE },
+  expand: { bindings: ["pmat", "v", "dw"], uniforms: [...SHAPE, "outf", "scale"] },
+});
 
 /** Sub-token geometry of one VeLoRA layer: D features split into G groups of M (padded). */
 export interface SubTokenShape {
@@ -22,32 +47,8 @@ export interface SubTokenShape {
   sub: number;
 }
 
-function packParams(
-  s: SubTokenShape,
-  tokens: number,
-  extra: {
-    outf?: number;
-    chunk?: number;
-    mode?: number;
-    scale?: number;
-    decay?: number;
-    eps?: number;
-  } = {},
-): Uint32Array {
-  return params(
-    tokens,
-    s.dim,
-    s.groups,
-    s.sub,
-    extra.outf ?? 0,
-    extra.chunk ?? 0,
-    extra.mode ?? 0,
-    0,
-    f32(extra.scale ?? 1),
-    f32(extra.decay ?? 0),
-    f32(extra.eps ?? 0),
-    f32(0),
-  );
+function shape(s: SubTokenShape, tokens: number) {
+  return { tokens, dim: s.dim, groups: s.groups, sub: s.sub };
 }
 
 const CHUNK = 64;
@@ -70,21 +71,20 @@ export function initV(
   const tokens = x.numel / s.dim;
   const chunks = Math.max(1, Math.ceil(tokens / CHUNK));
   const partial = Tensor.empty(device, [chunks, s.sub]);
-  device.dispatch({
-    pipeline: device.pipeline("velora_init.wgsl", initSrc, {}, "mean_partial"),
-    buffers: [x.buffer, partial.buffer],
-    params: packParams(s, tokens, { chunk: CHUNK }),
+  INIT.mean_partial.launch(device, {
+    bindings: { xin: x, outp: partial },
+    uniforms: { ...shape(s, tokens), chunk: CHUNK },
     workgroups: [chunks],
   });
-  device.dispatch({
-    pipeline: device.pipeline("velora_init.wgsl", initSrc, {}, "init_v"),
-    buffers: [partial.buffer, fallback.buffer, v.buffer, flag.buffer],
-    params: packParams(s, tokens, {
+  INIT.init_v.launch(device, {
+    bindings: { partial, fallback, v, flag },
+    uniforms: {
+      ...shape(s, tokens),
       chunk: chunks,
       mode: opts.mode === "ema" ? 1 : 0,
       decay: opts.decay ?? 0,
       eps: opts.eps ?? 1e-12,
-    }),
+    },
     workgroups: [1],
   });
   partial.dispose();
@@ -97,10 +97,9 @@ export function project(x: Tensor, s: SubTokenShape, v: Tensor): Tensor {
   const device = x.device;
   const tokens = x.numel / s.dim;
   const z = Tensor.empty(device, [tokens, s.groups], { dtype: "f16" });
-  device.dispatch({
-    pipeline: device.pipeline("velora_project.wgsl", projectSrc, {}, "project"),
-    buffers: [x.buffer, v.buffer, z.buffer],
-    params: packParams(s, tokens),
+  PROJECT.launch(device, {
+    bindings: { xin: x, v, z },
+    uniforms: shape(s, tokens),
     workgroups: grid1d(Math.ceil((tokens * s.groups) / 2)),
   });
   return z;
@@ -122,20 +121,18 @@ export function weightGrad(
   const device: Device = dy.device;
   const tokens = dy.numel / outFeatures;
   const zf = Tensor.empty(device, [tokens, s.groups]);
-  device.dispatch({
-    pipeline: device.pipeline("velora_grad.wgsl", gradSrc, {}, "unpack_z"),
-    buffers: [z.buffer, zf.buffer],
-    params: packParams(s, tokens),
+  GRAD.unpack_z.launch(device, {
+    bindings: { zpacked: z, zf },
+    uniforms: shape(s, tokens),
     workgroups: grid1d(Math.ceil((tokens * s.groups) / 2)),
   });
   const pmat = Tensor.empty(device, [outFeatures, s.groups]);
   matmulInto(pmat, dy, zf, { batch: 1, m: outFeatures, n: s.groups, k: tokens }, { transA: true });
   zf.dispose();
   const dw = Tensor.empty(device, [outFeatures, s.dim]);
-  device.dispatch({
-    pipeline: device.pipeline("velora_grad.wgsl", gradSrc, {}, "expand"),
-    buffers: [pmat.buffer, v.buffer, dw.buffer],
-    params: packParams(s, tokens, { outf: outFeatures, scale }),
+  GRAD.expand.launch(device, {
+    bindings: { pmat, v, dw },
+    uniforms: { ...shape(s, tokens), outf: outFeatures, scale },
     workgroups: grid1d(Math.ceil((outFeatures * s.dim) / 4)),
   });
   pmat.dispose();

@@ -15,14 +15,10 @@
 @group(0) @binding(2) var<storage, read> v: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dw: array<f32>;
 
-fn linear_id(wid: vec3u, lid: vec3u, nwg: vec3u) -> u32 {
-  return (wid.y * nwg.x + wid.x) * 256u + lid.x;
-}
-
 @compute @workgroup_size(256)
 fn unpack_z(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
             @builtin(num_workgroups) nwg: vec3u) {
-  let w = linear_id(wid, lid, nwg);
+  let w = grid_index(wid, lid, nwg, 256u);
   let n = p.tokens * p.groups;
   if (2u * w >= n) { return; }
   let pair = unpack2x16float(zpacked[w]);
@@ -33,7 +29,7 @@ fn unpack_z(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid
 @compute @workgroup_size(256)
 fn expand(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
           @builtin(num_workgroups) nwg: vec3u) {
-  let i0 = 4u * linear_id(wid, lid, nwg);
+  let i0 = 4u * grid_index(wid, lid, nwg, 256u);
   let n = p.outf * p.dim;
   for (var i = i0; i < min(i0 + 4u, n); i++) {
     let o = i / p.dim;

@@ -1,0 +1,90 @@
+// RMSNorm over the last axis, HF LlamaRMSNorm semantics (computed in f32):
+//   y = x · rsqrt(mean(x²) + eps) · weight.
+// x is [rows, C] row-major. `forward` and `backward_input` run one workgroup per row (a 2-D grid of
+// workgroups for > 65535 rows) with a shared-memory tree reduction (row_reduce.wgsl, prepended by
+// the op); C of any size (strided loops). `backward_params` sums dweight partials over fixed row
+// chunks (reduced afterwards by reduce.wgsl `sum_rows`): fixed order, deterministic.
+
+struct Params {
+  rows: u32,
+  cols: u32,
+  eps: f32,   // forward only
+  chunk: u32, // backward_params: rows per workgroup row-chunk
+}
+
+override WG: u32 = 256u; // threads per row: a power of two, chosen from C by the op
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+// forward: x, weight → y, rstd [rows]
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> rstd: array<f32>;
+
+// backward_input: x, weight, rstd, dy → dx
+@group(0) @binding(1) var<storage, read> bx: array<f32>;
+@group(0) @binding(2) var<storage, read> bweight: array<f32>;
+@group(0) @binding(3) var<storage, read> brstd: array<f32>;
+@group(0) @binding(4) var<storage, read> bdy: array<f32>;
+@group(0) @binding(5) var<storage, read_write> bdx: array<f32>;
+
+// backward_params: x, rstd, dy → partial dweight [chunks, C]
+@group(0) @binding(1) var<storage, read> px: array<f32>;
+@group(0) @binding(2) var<storage, read> prstd: array<f32>;
+@group(0) @binding(3) var<storage, read> pdy: array<f32>;
+@group(0) @binding(4) var<storage, read_write> pdw: array<f32>;
+
+@compute @workgroup_size(WG)
+fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u,
+           @builtin(num_workgroups) nwg: vec3u) {
+  let row = workgroup_index(wid, nwg);
+  if (row >= p.rows) { return; }
+  let lid = lid3.x;
+  let base = row * p.cols;
+  var q = 0.0;
+  for (var c = lid; c < p.cols; c += WG) {
+    let v = x[base + c];
+    q += v * v;
+  }
+  let r = inverseSqrt(reduce_sum(lid, q) / f32(p.cols) + p.eps);
+  for (var c = lid; c < p.cols; c += WG) {
+    // HF order: (x · rstd) first, then · weight.
+    y[base + c] = weight[c] * (x[base + c] * r);
+  }
+  if (lid == 0u) { rstd[row] = r; }
+}
+
+// dx = rstd · (ĝ − x̂ · mean(ĝ · x̂)), with x̂ = x · rstd and ĝ = dy · weight.
+@compute @workgroup_size(WG)
+fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u,
+                  @builtin(num_workgroups) nwg: vec3u) {
+  let row = workgroup_index(wid, nwg);
+  if (row >= p.rows) { return; }
+  let lid = lid3.x;
+  let base = row * p.cols;
+  let r = brstd[row];
+  var acc = 0.0;
+  for (var c = lid; c < p.cols; c += WG) {
+    acc += bdy[base + c] * bweight[c] * bx[base + c] * r;
+  }
+  let m = reduce_sum(lid, acc) / f32(p.cols);
+  for (var c = lid; c < p.cols; c += WG) {
+    let xh = bx[base + c] * r;
+    bdx[base + c] = r * (bdy[base + c] * bweight[c] - xh * m);
+  }
+}
+
+// Workgroup (cx, k): columns [64·cx, 64·cx + 64), rows [k·chunk, (k+1)·chunk), rows in order.
+@compute @workgroup_size(64)
+fn backward_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let c = wid.x * 64u + lid.x;
+  if (c >= p.cols) { return; }
+  let r0 = wid.y * p.chunk;
+  let r1 = min(r0 + p.chunk, p.rows);
+  var dw = 0.0;
+  for (var r = r0; r < r1; r++) {
+    dw += pdy[r * p.cols + c] * px[r * p.cols + c] * prstd[r];
+  }
+  pdw[wid.y * p.cols + c] = dw;
+}

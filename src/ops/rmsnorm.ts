@@ -1,0 +1,107 @@
+import { record } from "../autograd/node.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import body from "../../kernels/rmsnorm.wgsl" with { type: "text" };
+import rowReduce from "../../kernels/row_reduce.wgsl" with { type: "text" };
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { rowThreads } from "../runtime/launch.ts";
+import { sumRows } from "./reduce.ts";
+
+/** The kernel with the shared grid indexing and workgroup reductions prepended. */
+const code = GRID_WGSL + rowReduce + body;
+const K = defineKernels("rmsnorm.wgsl", code, {
+  forward: {
+    bindings: ["x", "weight", "y", "rstd"],
+    uniforms: ["rows", "cols", "eps"],
+    constants: ["WG"],
+  },
+  backward_input: {
+    bindings: ["bx", "bweight", "brstd", "bdy", "bdx"],
+    uniforms: ["rows", "cols"],
+    constants: ["WG"],
+  },
+  backward_params: { bindings: ["px", "prstd", "pdy", "pdw"], uniforms: ["rows", "cols", "chunk"] },
+});
+
+/** Rows summed per workgroup by the dweight partial pass (then reduced over chunks). */
+const ROW_CHUNK = 64;
+
+/**
+ * Root-mean-square normalisation over the last axis, as HF `LlamaRMSNorm` (Zhang & Sennrich
+ * 2019): `y = weight · (x · rsqrt(mean(x²) + eps))`, computed in f32.
+ *
+ * Shapes: x [..., C] (C ≥ 1), weight [C] → y [..., C]. One workgroup per row.
+ *
+ * Saves (when recording): x [..., C] and rstd [rows] (1/√(mean(x²) + eps)), plus weight [C]
+ * when x requires grad (a parameter: not counted as activation memory).
+ * Backward: dx = rstd · (ĝ − x̂ · mean(ĝ · x̂)) with x̂ = x · rstd, ĝ = dy · weight;
+ * dweight = Σ_rows dy · x̂ (fixed summation order, deterministic).
+ *
+ * @throws {Error} when a tensor is not f32, x is a scalar or has C = 0, or weight is not [C]
+ * (the message names the shapes).
+ */
+export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
+  for (const [what, t] of [["x", x], ["weight", weight]] as const) {
+    if (t.dtype !== "f32") {
+      throw new Error(`rmsNorm: ${what} must be f32, got ${t.dtype} [${t.shape}]`);
+    }
+  }
+  if (x.ndim === 0 || x.shape[x.ndim - 1] === 0) {
+    throw new Error(`rmsNorm: x must be [..., C] with C ≥ 1, got [${x.shape}]`);
+  }
+  const cols = x.shape[x.ndim - 1];
+  if (weight.shape.join() !== `${cols}`) {
+    throw new Error(`rmsNorm: weight [${weight.shape}] must be [${cols}] for x [${x.shape}]`);
+  }
+  const device = x.device;
+  const rows = x.numel / cols;
+  const y = Tensor.empty(device, x.shape);
+  const rstd = Tensor.empty(device, [rows]);
+  const wg = rowThreads(cols);
+  if (rows > 0) {
+    K.forward.launch(device, {
+      bindings: { x, weight, y, rstd },
+      uniforms: { rows, cols, eps },
+      constants: { WG: wg },
+      workgroups: grid1d(rows, 1),
+    });
+  }
+  const out = record(y, [x, weight], "RMSNormBackward", (save) => {
+    const sx = save(x);
+    const sr = save(rstd);
+    const sw = x.requiresGrad ? save(weight) : null;
+    return (g) => {
+      let dx: Tensor | null = null;
+      if (sw) {
+        dx = Tensor.empty(device, x.shape);
+        if (rows > 0) {
+          K.backward_input.launch(device, {
+            bindings: { bx: sx.tensor, bweight: sw.tensor, brstd: sr.tensor, bdy: g, bdx: dx },
+            uniforms: { rows, cols },
+            constants: { WG: wg },
+            workgroups: grid1d(rows, 1),
+          });
+        }
+      }
+      if (!weight.requiresGrad) return [dx, null];
+      return [dx, weightGrad(sx.tensor, sr.tensor, g, rows, cols)];
+    };
+  });
+  rstd.dispose();
+  return out;
+}
+
+/** dweight [C]: per-chunk partial column sums of dy · x̂, then a column sum over the chunks. */
+function weightGrad(x: Tensor, rstd: Tensor, g: Tensor, rows: number, cols: number): Tensor {
+  const device = x.device;
+  const chunk = Math.max(ROW_CHUNK, Math.ceil(rows / 65535));
+  const chunks = Math.max(1, Math.ceil(rows / chunk));
+  const pw = Tensor.empty(device, [chunks, cols]);
+  K.backward_params.launch(device, {
+    bindings: { px: x, prstd: rstd, pdy: g, pdw: pw },
+    uniforms: { rows, cols, chunk },
+    workgroups: [Math.ceil(cols / 64), chunks],
+  });
+  const out = chunks === 1 ? pw.view([cols]) : sumRows(pw);
+  pw.dispose();
+  return out;
+}

@@ -1,0 +1,54 @@
+import { record } from "../autograd/node.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import src from "../../kernels/swiglu.wgsl" with { type: "text" };
+import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+
+const K = defineKernels("swiglu.wgsl", GRID_WGSL + src, {
+  forward: { bindings: ["gate", "up", "out"], uniforms: ["n"] },
+  backward: { bindings: ["bgate", "bup", "bdy", "dgate", "dup"], uniforms: ["n"] },
+});
+
+/**
+ * SwiGLU (Shazeer 2020, "GLU Variants Improve Transformer"), HF `LlamaMLP`'s
+ * `act_fn(gate_proj(x)) * up_proj(x)` with `hidden_act` "silu": `silu(gate) · up`, one kernel.
+ *
+ * Shapes: gate, up f32 [...] (same shape) → [...].
+ * Saves (when recording): gate and up (the output is never kept).
+ * Backward: dgate = dy · up · σ(g)(1 + g(1 − σ(g))), dup = dy · silu(g), one kernel.
+ *
+ * @throws {Error} when gate or up is not f32 or their shapes differ.
+ */
+export function swiglu(gate: Tensor, up: Tensor): Tensor {
+  if (gate.dtype !== "f32" || up.dtype !== "f32" || gate.shape.join() !== up.shape.join()) {
+    throw new Error(
+      `swiglu: gate ${gate.dtype} [${gate.shape}] and up ${up.dtype} [${up.shape}] must be f32 ` +
+        "of one shape",
+    );
+  }
+  const device = gate.device;
+  const n = gate.numel;
+  const out = Tensor.empty(device, gate.shape);
+  if (n > 0) {
+    K.forward.launch(device, {
+      bindings: { gate, up, out },
+      uniforms: { n },
+      workgroups: grid1d(n),
+    });
+  }
+  return record(out, [gate, up], "SwiGLUBackward", (save) => {
+    const sg = save(gate);
+    const su = save(up);
+    return (g) => {
+      const dg = Tensor.empty(device, gate.shape);
+      const du = Tensor.empty(device, up.shape);
+      if (n > 0) {
+        K.backward.launch(device, {
+          bindings: { bgate: sg.tensor, bup: su.tensor, bdy: g, dgate: dg, dup: du },
+          uniforms: { n },
+          workgroups: grid1d(n),
+        });
+      }
+      return [gate.requiresGrad ? dg : null, up.requiresGrad ? du : null];
+    };
+  });
+}

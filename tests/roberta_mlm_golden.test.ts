@@ -1,0 +1,139 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { Tensor } from "../src/tensor/tensor.ts";
+import { tidy } from "../src/tensor/scope.ts";
+import { loadSafetensors } from "../src/io/safetensors.ts";
+import {
+  AutoConfig,
+  AutoModel,
+  AutoModelForMaskedLM,
+  AutoModelForSequenceClassification,
+} from "../src/models/auto/auto.ts";
+import type { PreTrainedModel } from "../src/models/modeling_utils.ts";
+import { RobertaForSequenceClassification, RobertaModel } from "../src/models/roberta/mod.ts";
+import { BertForMaskedLM } from "../src/models/bert/modeling_bert.ts";
+import { RobertaConfig } from "../src/models/roberta/config.ts";
+import { testDevice } from "./helpers/gpu.ts";
+import { assertTensorClose } from "./helpers/bert.ts";
+
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}/`, import.meta.url));
+
+type Golden = Map<string, { shape: number[]; data: Float32Array | Int32Array }>;
+
+/** One training step against the golden file: logits and loss 1e-4, every gradient 1e-3. */
+async function checkStep(model: PreTrainedModel, golden: Golden): Promise<void> {
+  const device = await testDevice();
+  const t = (name: string) => {
+    const e = golden.get(`input.${name}`)!;
+    return Tensor.from(device, e.data, e.shape, { dtype: "i32" });
+  };
+  const inputs = {
+    input_ids: t("input_ids"),
+    attention_mask: t("attention_mask"),
+    token_type_ids: t("token_type_ids"),
+    labels: t("labels"),
+  };
+  model.train();
+  const forward = model as unknown as {
+    forward(i: typeof inputs): { logits: Tensor; loss: Tensor | null };
+  };
+  const out = tidy(() => {
+    const o = forward.forward(inputs);
+    return { logits: o.logits.keep(), loss: o.loss!.keep() };
+  });
+  assertTensorClose(await out.logits.toArray(), golden.get("logits")!.data, 1e-4, "logits");
+  assertTensorClose(await out.loss.toArray(), golden.get("loss")!.data, 1e-4, "loss");
+  out.loss.backward();
+  assert.equal(device.memory.byCategory.activation, 0);
+  let n = 0;
+  for (const [name, p] of model.named_parameters()) {
+    const ref = golden.get(`grad.${name}`);
+    assert.ok(ref, `golden has grad.${name}`);
+    assertTensorClose(await p.grad!.toArray(), ref.data, 1e-3, `grad.${name}`, 1e-5);
+    n++;
+  }
+  assert.equal(n, [...golden.keys()].filter((k) => k.startsWith("grad.")).length);
+  out.logits.dispose();
+  out.loss.dispose();
+  Object.values(inputs).forEach((x) => x.dispose());
+}
+
+for (
+  const [name, auto, cls] of [
+    ["roberta_tiny", AutoModelForSequenceClassification, "RobertaForSequenceClassification"],
+    ["roberta_tiny_mlm", AutoModelForMaskedLM, "RobertaForMaskedLM"],
+    ["bert_tiny_mlm", AutoModelForMaskedLM, "BertForMaskedLM"],
+  ] as const
+) {
+  Deno.test(`${cls}: forward, loss and every gradient match PyTorch`, async () => {
+    const device = await testDevice();
+    const warnings: string[] = [];
+    const model = await auto.from_pretrained(fixture(name), {
+      device,
+      warn: (m) => warnings.push(m),
+    });
+    assert.equal(model.constructor.name, cls);
+    assert.deepEqual(warnings, [], "tied weights are not reported missing");
+    await checkStep(model, await loadSafetensors(`${fixture(name)}/golden.safetensors`));
+    model.dispose();
+  });
+}
+
+Deno.test("BertForMaskedLM ties its decoder to the word embeddings and saves it once", async () => {
+  const device = await testDevice();
+  const model = await BertForMaskedLM.from_pretrained(fixture("bert_tiny_mlm"), { device });
+  const word = model.bert.embeddings.word_embeddings.weight;
+  assert.equal(model.cls.predictions.decoder.weight, word);
+  assert.equal(model.cls.predictions.decoder.bias, model.cls.predictions.bias);
+  assert.ok(model.state_dict().has("cls.predictions.decoder.weight"));
+  const dir = await Deno.makeTempDir();
+  try {
+    await model.save_pretrained(dir);
+    const saved = await loadSafetensors(`${dir}/model.safetensors`);
+    const original = await loadSafetensors(`${fixture("bert_tiny_mlm")}/model.safetensors`);
+    assert.deepEqual([...saved.keys()].sort(), [...original.keys()].sort());
+    const again = await BertForMaskedLM.from_pretrained(dir, { device, warn: () => {} });
+    assert.deepEqual(
+      await again.cls.predictions.decoder.weight.toArray(),
+      await word.toArray(),
+    );
+    again.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    model.dispose();
+  }
+});
+
+Deno.test("Auto classes dispatch on model_type; a base checkpoint loads into a head", async () => {
+  const device = await testDevice();
+  const config = await AutoConfig.from_pretrained(fixture("roberta_tiny"));
+  assert.ok(config instanceof RobertaConfig);
+  assert.equal(config.model_type, "roberta");
+  const base = await AutoModel.from_pretrained(fixture("roberta_tiny"), { device, warn: () => {} });
+  assert.ok(base instanceof RobertaModel);
+  assert.ok([...base.state_dict().keys()].every((k) => !k.startsWith("roberta.")));
+  base.dispose();
+  const warnings: string[] = [];
+  const cls = await RobertaForSequenceClassification.from_pretrained(fixture("roberta_tiny_mlm"), {
+    device,
+    num_labels: 2,
+    warn: (m) => warnings.push(m),
+  });
+  assert.match(warnings.join("\n"), /newly initialized: classifier\.dense\.weight/);
+  assert.match(warnings.join("\n"), /not used: lm_head\.bias/);
+  cls.dispose();
+  await assert.rejects(
+    () => BertForMaskedLM.from_pretrained(fixture("roberta_tiny_mlm"), { device }),
+    /model_type "roberta" cannot be loaded as BertForMaskedLM/,
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ model_type: "gpt9" }));
+    await assert.rejects(
+      () => AutoModelForMaskedLM.from_pretrained(dir, { device }),
+      /config\.json: model_type = "gpt9" is not supported \(supported: "bert", "roberta"/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
