@@ -126,6 +126,28 @@ export {
 } from "./src/train/training_args.ts";
 export { trainStep } from "./src/train/step.ts";
 export {
+  evaluateLM,
+  PRETRAIN_CONFIGS,
+  pretrainConfig,
+  type PretrainMetrics,
+  type PretrainMode,
+  type PretrainRun,
+  type PretrainRunOptions,
+  runPretrain,
+  setupPretrainMode,
+} from "./src/train/pretrain.ts";
+export {
+  EOS_TOKEN,
+  type LMCorpus,
+  type LMCorpusOptions,
+  prepareLMCorpus,
+} from "./src/data/corpus_lm.ts";
+export {
+  type ChatMessage,
+  type ChatTemplateOptions,
+  renderChatTemplate,
+} from "./src/data/chat_template.ts";
+export {
   describeFlags,
   type MonitorReading,
   NON_FINITE,
