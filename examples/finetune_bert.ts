@@ -26,7 +26,7 @@ import {
 import { NonFiniteLossError } from "../src/train/trainer.ts";
 import { writeLossSvg } from "../src/train/report/plot.ts";
 import { formatBytes, formatComparisonTable } from "../src/train/report/table.ts";
-import { writeJsonAtomic } from "../src/util/write_atomic.ts";
+import { ensureWritableDir, writeJsonAtomic } from "../src/util/write_atomic.ts";
 
 function fail(message: string): never {
   console.error(`error: ${message}\n(see --help)`);
@@ -54,7 +54,11 @@ if (!options.model) {
       "pass --model <hub id or folder> to fine-tune a pretrained one.",
   );
 }
+// Fail now, not after training, when the outputs cannot be written.
+await ensureWritableDir(outputDir, "--output-dir").catch((e) => fail((e as Error).message));
 const data = await prepareData(options).catch((e) => fail((e as Error).message));
+for (const w of data.warnings) console.warn(`warning: ${w}`);
+if (data.regression) console.log("Labels are real numbers: regression (num_labels 1, MSE loss).");
 console.log(
   `Data: ${data.name}: ${data.train.length} train / ${data.eval.length} eval examples, labels ` +
     `${JSON.stringify(data.id2label)}${data.skipped ? `, ${data.skipped} bad rows skipped` : ""}`,

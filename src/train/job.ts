@@ -12,7 +12,7 @@ import type { VeLoRAInitType } from "../velora/velora_linear.ts";
 import { get_peft_model, LoraConfig, type PeftModel } from "../peft/mod.ts";
 import { type LogEntry, Trainer, type TrainerState, type TrainOutput } from "./trainer.ts";
 import { type EvalStrategy, TrainingArguments } from "./training_args.ts";
-import { writeJsonAtomic } from "../util/write_atomic.ts";
+import { ensureWritableDir, writeJsonAtomic } from "../util/write_atomic.ts";
 import { saveSafetensors } from "../io/safetensors.ts";
 
 /** Training modes of the main job. */
@@ -149,6 +149,19 @@ export interface PreparedData {
   id2label: Record<number, string>;
   /** Rows skipped as bad (with --skip-bad-rows). */
   skipped: number;
+  /** Regression (float labels; num_labels 1, MSE), as HF `run_glue.py` decides. */
+  regression: boolean;
+  /** Warnings about the data (rare labels that look like typos, with file:line). */
+  warnings: string[];
+}
+
+/** Stratified by label, or (regression) one stratum: float targets are not classes. */
+function stratum<T extends Example>(
+  regression: boolean,
+  f: (xs: { label: number; ex: T }[]) => { label: number; ex: T }[],
+  xs: readonly T[],
+): T[] {
+  return f(xs.map((ex) => ({ label: regression ? 0 : ex.label, ex }))).map((w) => w.ex);
 }
 
 /** Loads and splits the data of a run (deterministic by seed). */
@@ -166,32 +179,60 @@ export async function prepareData(o: FinetuneOptions): Promise<PreparedData> {
   let train: Example[];
   let evalSet: Example[];
   let skipped = ds.skipped;
+  const regression = ds.regression === true;
+  const warnings = [...(ds.warnings ?? [])];
+  const subset = (xs: readonly Example[], n: number, s: number) =>
+    stratum(regression, (w) => takeSubset(w, n, s), xs);
   if (o.evalData) {
-    const ev = await loadTextClassificationFile(o.evalData, {
-      ...columns,
-      labels: Object.values(ds.id2label),
-    });
+    const ev = await loadTextClassificationFile(
+      o.evalData,
+      regression ? { ...columns, regression } : { ...columns, labels: Object.values(ds.id2label) },
+    );
     skipped += ev.skipped;
+    warnings.push(...(ev.warnings ?? []));
     train = ds.examples;
     evalSet = ev.examples;
   } else {
     const fraction = o.evalFraction ?? FINETUNE_DEFAULTS.evalFraction;
-    const split = stratifiedSplit(ds.examples, { evalFraction: fraction, seed });
+    const split = { train: [] as Example[], eval: [] as Example[] };
+    split.train = stratum(regression, (w) => {
+      const s = stratifiedSplit(w, { evalFraction: fraction, seed });
+      split.eval = s.eval.map((x) => x.ex);
+      return s.train;
+    }, ds.examples);
     train = split.train;
     evalSet = split.eval;
     if (o.maxTrainExamples && o.maxTrainExamples < train.length) {
       // The held-out part keeps its share of the examples actually used, not of the whole file.
       const evalSize = Math.max(1, Math.round(o.maxTrainExamples * fraction / (1 - fraction)));
-      if (evalSize < evalSet.length) evalSet = takeSubset(evalSet, evalSize, seed + 1);
+      if (evalSize < evalSet.length) evalSet = subset(evalSet, evalSize, seed + 1);
     }
   }
   if (o.maxTrainExamples && o.maxTrainExamples < train.length) {
-    train = takeSubset(train, o.maxTrainExamples, seed);
+    train = subset(train, o.maxTrainExamples, seed);
   }
   if (o.maxEvalExamples && o.maxEvalExamples < evalSet.length) {
-    evalSet = takeSubset(evalSet, o.maxEvalExamples, seed + 1);
+    evalSet = subset(evalSet, o.maxEvalExamples, seed + 1);
   }
-  return { name: ds.name, train, eval: evalSet, id2label: ds.id2label, skipped };
+  if (!regression) {
+    const classes = new Set(train.map((e) => e.label));
+    if (classes.size < 2) {
+      const only = ds.id2label[[...classes][0]];
+      throw new Error(
+        `${ds.name}: every training example has the label "${only}"; a classifier needs at ` +
+          "least two classes (float labels train a regression instead)",
+      );
+    }
+  }
+  return {
+    name: ds.name,
+    train,
+    eval: evalSet,
+    id2label: ds.id2label,
+    skipped,
+    regression,
+    warnings,
+  };
 }
 
 /** The embedded default: a small BERT, randomly initialised, with bert-base-uncased's vocabulary. */
@@ -387,18 +428,25 @@ export async function runFinetune(
     lora && o.lr === undefined && o.model ? { ...o, lr: FINETUNE_DEFAULTS.lrLora } : o,
     outputDir,
   );
+  await ensureWritableDir(outputDir, "--output-dir");
   const { model: base, tokenizer, name } = await buildModel(device, o, data);
   const { model, report, peft } = setupMode(base, mode, o);
-  const trainer = new Trainer({
-    model,
-    tokenizer,
-    train_dataset: data.train,
-    eval_dataset: data.eval,
-    regression: base.config.num_labels === 1,
-    log: run.log,
-    on_step_end: run.onStepEnd,
-    args,
-  });
+  let trainer: Trainer;
+  try {
+    trainer = new Trainer({
+      model,
+      tokenizer,
+      train_dataset: data.train,
+      eval_dataset: data.eval,
+      regression: base.config.num_labels === 1,
+      log: run.log,
+      on_step_end: run.onStepEnd,
+      args,
+    });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   try {
     const output = await trainer.train({ resume_from_checkpoint: run.resume ?? false });
     if (peft && !o.model) {
