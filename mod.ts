@@ -97,6 +97,7 @@ export {
   MODEL_MAPPING,
   type ModelMapping,
 } from "./src/models/auto/registry.ts";
+export * from "./src/pipelines/mod.ts";
 export { AutoTokenizer, PreTrainedTokenizer } from "./src/data/auto_tokenizer.ts";
 export * from "./src/velora/mod.ts";
 export * from "./src/peft/mod.ts";
