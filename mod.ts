@@ -79,7 +79,11 @@ export type {
   TextGenerationOutput,
 } from "./src/pipelines/text_generation.ts";
 export type { GenerateOptions } from "./src/models/llama/generate.ts";
-export { MAX_PARAMETER_BYTES, type ParameterEstimate } from "./src/models/size_check.ts";
+export {
+  MAX_PARAMETER_BYTES,
+  MAX_PARAMETER_TENSORS,
+  type ParameterEstimate,
+} from "./src/models/size_check.ts";
 export {
   AutoConfig,
   type AutoConfigOptions,
