@@ -53,18 +53,42 @@ export {
   WeightInit,
 } from "./src/models/modeling_utils.ts";
 export type { FromPretrainedOptions } from "./src/models/pretrained.ts";
+export * from "./src/models/llama/config.ts";
+export {
+  LlamaAttention,
+  LlamaDecoderLayer,
+  LlamaMLP,
+  LlamaRMSNorm,
+  LlamaRotaryEmbedding,
+} from "./src/models/llama/layers.ts";
+export type { LayerCache, LlamaStepInputs } from "./src/models/llama/layers.ts";
+export {
+  causalLMLoss,
+  LlamaForCausalLM,
+  LlamaModel,
+  LlamaPreTrainedModel,
+} from "./src/models/llama/modeling_llama.ts";
+export type {
+  CachedStep,
+  CausalLMInputs,
+  CausalLMOutput,
+} from "./src/models/llama/modeling_llama.ts";
+export { generate, pickToken } from "./src/models/llama/generate.ts";
+export type { GenerateOptions } from "./src/models/llama/generate.ts";
 export { MAX_PARAMETER_BYTES, type ParameterEstimate } from "./src/models/size_check.ts";
 export {
   AutoConfig,
   type AutoConfigOptions,
   AutoModel,
   AutoModelClass,
+  AutoModelForCausalLM,
   AutoModelForMaskedLM,
   AutoModelForSequenceClassification,
 } from "./src/models/auto/auto.ts";
 export {
   type AnyModelClass,
   CONFIG_MAPPING,
+  MODEL_FOR_CAUSAL_LM_MAPPING,
   MODEL_FOR_MASKED_LM_MAPPING,
   MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING,
   MODEL_MAPPING,

@@ -7,12 +7,16 @@
 //   --seq N | small=128,base=128 tokens per row
 //   --steps N             timed steps per mode (median reported)
 //   --warmup N            untimed steps per mode first (compiles pipelines, initialises VeLoRA v)
-//   --modes full,velora-vd,velora-all,checkpointing   modes to run ("full" is always included)
+//   --modes full,velora-vd,velora-all,checkpointing,lora,lora-velora   modes to run ("full"
+//                         is always included; lora = PEFT LoRA on q/v of a frozen model)
 //   --quick               fewer steps, small model + a reduced BERT-base run (< 5 min on llvmpipe)
 //   --torch               also run bench/peers/torch_step.py (PyTorch CPU) on the small-BERT shape
 //   --torch-threads N     torch.set_num_threads for the peer (default 2)
 //   --seed N              model init / dropout / batch seed (default 0)
 //   --no-save             print only; do not write bench/results.json and bench/RESULTS.md
+//   --merge               update bench/results.json instead of replacing it: rows of this run
+//                         replace those of the same model, mode, batch and seq (the implicit
+//                         "full" baseline only when --modes names it); other rows are kept
 //   --help
 //
 // Every mode builds a fresh model with the same seed and trains on the same random batch (i32
@@ -48,8 +52,9 @@ import { runTorchPeer, torchVersion } from "./lib/torch_peer.ts";
 import { cpuCount } from "./lib/cpu.ts";
 
 const HELP = `deno task bench [--quick] [--models base,small] [--batch N|small=8,base=2]
-  [--seq N|small=128,base=128] [--steps N] [--warmup N] [--modes full,velora-vd,velora-all,checkpointing]
-  [--torch] [--torch-threads N] [--seed N] [--no-save]`;
+  [--seq N|small=128,base=128] [--steps N] [--warmup N]
+  [--modes full,velora-vd,velora-all,checkpointing,lora,lora-velora]
+  [--torch] [--torch-threads N] [--seed N] [--no-save] [--merge]`;
 
 const argv = [...Deno.args];
 if (argv.includes("--help") || argv.includes("-h")) {
@@ -67,7 +72,7 @@ const KNOWN = new Set([
   "--torch-threads",
   "--seed",
 ]);
-const SWITCHES = new Set(["--quick", "--torch", "--no-save"]);
+const SWITCHES = new Set(["--quick", "--torch", "--no-save", "--merge"]);
 const opts = new Map<string, string>();
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -132,7 +137,8 @@ for (const m of modelNames) if (!SHAPES[m]) fail(`unknown model "${m}" (base, sm
 const modes = (opts.get("--modes") ?? MODES.join(",")).split(",").map((s) => s.trim())
   .filter(Boolean) as BenchMode[];
 for (const m of modes) if (!MODES.includes(m)) fail(`unknown mode "${m}" (${MODES.join(", ")})`);
-if (!modes.includes("full")) modes.unshift("full"); // the ratio baseline
+const fullAsked = modes.includes("full");
+if (!fullAsked) modes.unshift("full"); // the ratio baseline
 const warmup = int("--warmup", DEFAULTS.warmup);
 const seed = int("--seed", 0);
 const torchThreads = int("--torch-threads", 2, 1);
@@ -280,9 +286,32 @@ const results: Results = {
   adapter_info: device.adapterInfo,
   cpus: cpuCount(),
   seconds: Math.round(totalS),
-  rows,
+  rows: opts.has("--merge") ? await mergedRows(rows) : rows,
 };
-const table = markdownTable(rows);
+
+/** --merge: the saved rows with this run's rows in place of those they re-measure. */
+async function mergedRows(fresh: ResultRow[]): Promise<ResultRow[]> {
+  const path = fileURLToPath(new URL("./results.json", import.meta.url));
+  const old = (JSON.parse(await Deno.readTextFile(path)) as Results).rows;
+  const key = (r: ResultRow) => `${r.model}|${r.mode}|${r.batch}|${r.seq}`;
+  const out = [...old];
+  for (const r of fresh) {
+    if (r.mode === "full" && !fullAsked && old.some((o) => key(o) === key(r))) continue;
+    const i = out.findIndex((o) => key(o) === key(r));
+    if (i >= 0) out[i] = r;
+    else {
+      const last = out.findLastIndex((o) => o.model === r.model);
+      out.splice(last + 1, 0, r);
+    }
+  }
+  notes.push(
+    `Merged run (${new Date().toISOString().slice(0, 16)}Z, ${command}): ` +
+      `${fresh.map((r) => `${r.model}/${r.mode}`).join(", ")}; step times of rows from ` +
+      `different runs depend on the machine's load then (others_load, step_cpu_ms).`,
+  );
+  return out;
+}
+const table = markdownTable(results.rows);
 console.log(`\n${table}`);
 for (const n of notes) console.log(`- ${n}`);
 if (!opts.has("--no-save")) {

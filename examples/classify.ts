@@ -6,6 +6,7 @@
  * Prints the predicted label and the probability of every label, one text per line.
  * @module
  */
+import { AutoPeftModelForSequenceClassification, isAdapterFolder } from "../src/peft/auto.ts";
 import { parseArgs } from "node:util";
 import { Device } from "../src/runtime/device.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
@@ -47,10 +48,12 @@ const warnings: string[] = [];
 let model: BertForSequenceClassification;
 let tokenizer: Awaited<ReturnType<typeof AutoTokenizer.from_pretrained>>;
 try {
-  model = await BertForSequenceClassification.from_pretrained(values.model, {
-    device,
-    warn: (m) => warnings.push(m),
-  });
+  const options = { device, warn: (m: string) => warnings.push(m) };
+  // An adapter folder (PEFT): base from its base_model_name_or_path, adapter merged in.
+  model = await isAdapterFolder(values.model)
+    ? (await AutoPeftModelForSequenceClassification.from_pretrained(values.model, options))
+      .merge_and_unload() as BertForSequenceClassification
+    : await BertForSequenceClassification.from_pretrained(values.model, options);
   tokenizer = await AutoTokenizer.from_pretrained(values.model);
 } catch (e) {
   console.error(`error: ${(e as Error).message}`);

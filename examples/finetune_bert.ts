@@ -1,6 +1,7 @@
 /**
- * The main job: fine-tune a BERT for sequence classification on real text, in full, VeLoRA or
- * gradient-checkpointing mode (or all three side by side), like HF `run_glue.py`.
+ * The main job: fine-tune a BERT for sequence classification on real text, in full, VeLoRA,
+ * gradient-checkpointing, LoRA or LoRA + VeLoRA mode (or all five side by side), like HF
+ * `run_glue.py`; the LoRA modes write a PEFT adapter folder.
  *
  *   deno task finetune                       # SpamAssassin, embedded small BERT, VeLoRA
  *   deno task finetune --mode all            # full vs VeLoRA vs checkpointing, one table
@@ -18,13 +19,14 @@ import {
   CliError,
   FINETUNE_HELP,
   type FinetuneCommand,
+  loraBanner,
   parseFinetuneArgs,
   veloraBanner,
 } from "../src/train/finetune_cli.ts";
 import { NonFiniteLossError } from "../src/train/trainer.ts";
 import { writeLossSvg } from "../src/train/report/plot.ts";
 import { formatBytes, formatComparisonTable } from "../src/train/report/table.ts";
-import { writeJsonAtomic } from "../src/util/write_atomic.ts";
+import { ensureWritableDir, writeJsonAtomic } from "../src/util/write_atomic.ts";
 
 function fail(message: string): never {
   console.error(`error: ${message}\n(see --help)`);
@@ -52,12 +54,17 @@ if (!options.model) {
       "pass --model <hub id or folder> to fine-tune a pretrained one.",
   );
 }
+// Fail now, not after training, when the outputs cannot be written.
+await ensureWritableDir(outputDir, "--output-dir").catch((e) => fail((e as Error).message));
 const data = await prepareData(options).catch((e) => fail((e as Error).message));
+for (const w of data.warnings) console.warn(`warning: ${w}`);
+if (data.regression) console.log("Labels are real numbers: regression (num_labels 1, MSE loss).");
 console.log(
   `Data: ${data.name}: ${data.train.length} train / ${data.eval.length} eval examples, labels ` +
     `${JSON.stringify(data.id2label)}${data.skipped ? `, ${data.skipped} bad rows skipped` : ""}`,
 );
 if (modes.includes("velora")) console.log(veloraBanner(options));
+if (modes.some((m) => m.startsWith("lora"))) console.log(loraBanner(options));
 
 const results: RunMetrics[] = [];
 for (const mode of modes) {
@@ -87,7 +94,7 @@ for (const mode of modes) {
 await Deno.mkdir(outputDir, { recursive: true });
 if (results.length > 1) {
   console.log(`\n${formatComparisonTable(results)}`);
-  const velora = results.find((r) => r.mode === "velora")!;
+  const velora = results.find((r) => r.mode === "velora") ?? results[0];
   await writeJsonAtomic(join(outputDir, "metrics.json"), { ...velora, mode: "all", runs: results });
 }
 await writeLossSvg(

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadTextClassificationFile, type TextFileOptions } from "../src/data/text_file.ts";
 import { buildLabelMap } from "../src/data/labels.ts";
+import { prepareData } from "../src/train/job.ts";
 import { invalidUtf8Offset } from "../src/data/utf8.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "velora_data_" });
@@ -289,4 +290,44 @@ Deno.test({
     });
     assert.equal(dev.examples.length, 277);
   },
+});
+
+Deno.test("labels: a rare label is reported with counts and file:line; float labels mean regression; one class is an error", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const rows = ["sentence\tlabel"];
+    for (let i = 0; i < 200; i++) rows.push(`text ${i}\t${i === 57 ? "positive" : i % 2}`);
+    const typo = join(dir, "typo.tsv");
+    await Deno.writeTextFile(typo, rows.join("\n") + "\n");
+    const ds = await loadTextClassificationFile(typo);
+    assert.equal(Object.keys(ds.id2label).length, 3); // still loaded as HF would
+    assert.equal(ds.warnings!.length, 1);
+    assert.match(
+      ds.warnings![0],
+      /label "positive" appears in only 1 of 200 rows \(.*typo\.tsv:59\).*Label counts: "0": 100, "1": 99, "positive": 1/,
+    );
+    const clean = join(dir, "clean.tsv");
+    await Deno.writeTextFile(clean, rows.filter((_, i) => i !== 58).join("\n") + "\n");
+    assert.deepEqual((await loadTextClassificationFile(clean)).warnings, []);
+
+    const floats = join(dir, "stsb.tsv");
+    await Deno.writeTextFile(floats, "sentence\tlabel\na\t3.8\nb\t0\nc\t5.000\nd\t1.25\n");
+    const reg = await loadTextClassificationFile(floats);
+    assert.equal(reg.regression, true);
+    assert.deepEqual(reg.examples.map((e) => e.label), [3.8, 0, 5, 1.25]);
+    assert.deepEqual(reg.id2label, { 0: "LABEL_0" });
+    const data = await prepareData({ data: floats, evalFraction: 0.25, seed: 1 });
+    assert.equal(data.regression, true);
+    assert.equal(data.train.length + data.eval.length, 4);
+    assert.ok(data.eval.length >= 1);
+
+    const one = join(dir, "one.tsv");
+    await Deno.writeTextFile(one, "sentence\tlabel\na\tspam\nb\tspam\nc\tspam\n");
+    await assert.rejects(
+      () => prepareData({ data: one, seed: 1 }),
+      /one\.tsv: every training example has the label "spam"; a classifier needs at least two classes/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

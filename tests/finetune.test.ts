@@ -83,7 +83,7 @@ function options(
 
 const quiet = () => {};
 
-for (const mode of ["full", "velora"] as const) {
+for (const mode of ["full", "velora", "lora-velora"] as const) {
   Deno.test(`--resume after an interruption gives the same model as an uninterrupted run (${mode})`, async () => {
     const device = await testDevice();
     const tmp = await Deno.makeTempDir();
@@ -103,8 +103,18 @@ for (const mode of ["full", "velora"] as const) {
         log: quiet,
       });
       assert.equal(b.metrics.steps, 6);
-      const wa = await loadSafetensors(join(tmp, "a", "model.safetensors"));
-      const wb = await loadSafetensors(join(tmp, "b", "model.safetensors"));
+      // The LoRA modes save an adapter folder (PEFT names), the others the whole model.
+      const file = mode === "lora-velora" ? "adapter_model.safetensors" : "model.safetensors";
+      const wa = await loadSafetensors(join(tmp, "a", file));
+      const wb = await loadSafetensors(join(tmp, "b", file));
+      assert.ok(wa.size > 0);
+      if (mode === "lora-velora") {
+        assert.ok([...wa.keys()].every((k) => k.startsWith("base_model.model.")));
+        assert.ok(wa.has("base_model.model.classifier.weight"), "the head is saved too");
+        const cfg = JSON.parse(await Deno.readTextFile(join(tmp, "b", "adapter_config.json")));
+        assert.equal(cfg.base_model_name_or_path, model);
+        assert.deepEqual(cfg.velora_config.num_groups, 4);
+      }
       for (const [name, t] of wa) assert.deepEqual(wb.get(name)!.data, t.data, `${name} identical`);
       assert.deepEqual(b.metrics.log_history, a.metrics.log_history);
       const metrics = JSON.parse(await Deno.readTextFile(join(tmp, "b", "metrics.json")));

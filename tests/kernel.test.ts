@@ -6,6 +6,7 @@ import { defineKernel, grid1d, GRID_WGSL } from "../src/runtime/kernel.ts";
 import { parseWgsl } from "../src/runtime/wgsl_contract.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { testDevice } from "./helpers/gpu.ts";
+import { dropout, dropoutMask } from "../src/ops/dropout.ts";
 
 // Fields in an order that needs padding (vec4 aligns to 16), bindings out of numeric order.
 const CODE = `
@@ -117,4 +118,32 @@ Deno.test("launch binds by name, packs uniforms by WGSL type, checks values; Dev
   );
   assert.throws(() => device.copy(dst, copy, n * 4 + 4), /do not fit/);
   for (const t of [src, dst, copy]) t.dispose();
+});
+
+Deno.test("per-launch values: fresh dropout seeds add no buffers and survive a mid-batch flush", async () => {
+  const device = await testDevice();
+  const n = 300;
+  const x = Tensor.from(device, new Float32Array(n).fill(1), [n]);
+  const run = (seed: number) => dropout(x, 0.5, seed);
+  run(1).dispose(); // warm: pipeline, uniform, output buffer, launch-words buffer
+  const before = device.buffersCreated;
+  const outs: Tensor[] = [];
+  for (let seed = 2; seed < 12; seed++) {
+    outs.push(run(seed));
+    if (seed === 6) device.flush(); // the words of each batch are uploaded at its own flush
+  }
+  const got = await Promise.all(outs.map((t) => t.toArray()));
+  got.forEach((values, i) => {
+    const mask = dropoutMask(n, 0.5, i + 2);
+    assert.deepEqual([...values], [...mask].map((k) => k * 2), `seed ${i + 2}`);
+  });
+  // 10 new seeds: no new uniform (the seed is not in it); new outputs only while 10 are alive.
+  const created = device.buffersCreated - before;
+  outs.forEach((t) => t.dispose());
+  const again = device.buffersCreated;
+  for (let seed = 20; seed < 40; seed++) run(seed).dispose();
+  await device.sync();
+  assert.equal(device.buffersCreated - again, 0, "20 more seeds create no GPU buffer");
+  assert.ok(created <= 10 + 10, `at most outputs and staging buffers: ${created}`);
+  x.dispose();
 });

@@ -4,7 +4,7 @@ import { rmsNorm } from "../src/ops/rmsnorm.ts";
 import { rope, ropeInvFreq, ropeTable } from "../src/ops/rope.ts";
 import { swiglu } from "../src/ops/swiglu.ts";
 import { softmax } from "../src/ops/softmax.ts";
-import { eagerAttention } from "../src/ops/attention.ts";
+import { eagerAttention } from "../src/nn/attention.ts";
 import { additiveMask } from "../src/ops/mask.ts";
 import { assertClose, randomArray, testDevice } from "./helpers/gpu.ts";
 import { gradcheck } from "./helpers/gradcheck.ts";
@@ -192,7 +192,10 @@ Deno.test("swiglu matches silu(gate)·up and its finite differences", async () =
   ]);
 });
 
-/** f64 GQA attention with causal + additive padding mask: q [B,H,Sq,D], k/v [B,Hkv,Sk,D]. */
+/**
+ * f64 GQA attention with causal + additive padding mask: q [B,H,Sq,D], k/v [B,Hkv,Sk,D] →
+ * [B, Sq, H, D] (the seam's layout).
+ */
 function attentionReference(
   q: Float32Array,
   k: Float32Array,
@@ -224,7 +227,7 @@ function attentionReference(
         for (let c = 0; c < d; c++) {
           let acc = 0;
           for (let j = 0; j < sk; j++) acc += e[j] / s * v[((bi * hkv + kh) * sk + j) * d + c];
-          out[((bi * h + hi) * sq + i) * d + c] = acc;
+          out[((bi * sq + i) * h + hi) * d + c] = acc;
         }
       }
     }
@@ -232,7 +235,7 @@ function attentionReference(
   return out;
 }
 
-Deno.test("eagerAttention: causal GQA with left padding matches an f64 reference", async () => {
+Deno.test("eager attention seam: causal GQA with left padding (and a KV-cache step) matches an f64 reference", async () => {
   const device = await testDevice();
   // [B, H, Hkv, Sq, Sk, D]: prefill (Sq = Sk) and a KV-cache step (Sq < Sk).
   for (const [k, dims] of [[2, 4, 2, 5, 5, 3], [2, 6, 2, 2, 7, 4], [1, 3, 3, 1, 1, 2]].entries()) {
@@ -247,7 +250,14 @@ Deno.test("eagerAttention: causal GQA with left padding matches an f64 reference
     const scale = 1 / Math.sqrt(d);
     const run = await forwardBackward(
       device,
-      (qt, kt, vt) => eagerAttention(qt, kt, vt, add, { scale, causal: true }),
+      (qt, kt, vt) =>
+        eagerAttention(qt, kt, vt, {
+          attention_mask: add,
+          is_causal: true,
+          scaling: scale,
+          dropout: 0,
+          seed: null,
+        }),
       [
         { data: q, shape: [b, h, sq, d] },
         { data: kk, shape: [b, hkv, sk, d] },
@@ -262,7 +272,14 @@ Deno.test("eagerAttention: causal GQA with left padding matches an f64 reference
     if (k === 1) {
       await gradcheck(
         device,
-        (qt, kt, vt) => eagerAttention(qt, kt, vt, add, { scale, causal: true }),
+        (qt, kt, vt) =>
+          eagerAttention(qt, kt, vt, {
+            attention_mask: add,
+            is_causal: true,
+            scaling: scale,
+            dropout: 0,
+            seed: null,
+          }),
         [
           { data: q, shape: [b, h, sq, d] },
           { data: kk, shape: [b, hkv, sk, d] },

@@ -283,3 +283,32 @@ Deno.test("target_modules: suffixes, RegExp, all-linear (no classifier for SEQ_C
   );
   model.dispose();
 });
+
+Deno.test("LoRA + VeLoRA keeps z instead of the adapters' input: activation bytes fall by exactly x − z per layer", async () => {
+  const device = await testDevice();
+  const inp = await loadInputs(device);
+  const activation = async (velora: boolean) => {
+    const peft = get_peft_model(
+      await bert(),
+      new LoraConfig({
+        r: 2,
+        target_modules: ["query", "value"],
+        velora_config: velora ? { num_groups: 8 } : null,
+      }),
+    );
+    peft.train();
+    const out = step(peft, inp);
+    const bytes = device.memory.byCategory.activation;
+    out.loss.backward();
+    [out.logits, out.loss].forEach((t) => t.dispose());
+    peft.zero_grad();
+    peft.dispose();
+    return bytes;
+  };
+  const lora = await activation(false);
+  const lv = await activation(true);
+  // Per layer: query's and value's adapters read one input [21, 32] (f32), saved once without
+  // VeLoRA; with it, one shared z [21, 8] (packed f16).
+  assert.equal(lora - lv, 2 * (21 * 32 * 4 - Math.ceil((21 * 8) / 2) * 4));
+  Object.values(inp).forEach((t) => t.dispose());
+});

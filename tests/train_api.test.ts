@@ -131,6 +131,34 @@ Deno.test("the job's CLI accepts HF run_glue.py spellings beside its own flags",
   assert.throws(() => parseFinetuneArgs(["--warmup-ratio", "1.5"]), /--warmup-ratio.*\[0, 1\]/);
   assert.throws(() => parseFinetuneArgs(["--max_grad_norm=-1"]), /--max-grad-norm/);
   assert.throws(() => parseFinetuneArgs(["--bogus"]), CliError);
+  // LoRA modes and flags; --mode all runs all five modes.
+  assert.deepEqual(parseFinetuneArgs(["--mode", "all"]).modes, [
+    "full",
+    "velora",
+    "checkpointing",
+    "lora",
+    "lora-velora",
+  ]);
+  const lora = parseFinetuneArgs([
+    "--mode",
+    "lora-velora",
+    "--lora-r",
+    "4",
+    "--lora_alpha",
+    "8",
+    "--lora-dropout",
+    "0.1",
+    "--lora-target-modules",
+    "query,value,intermediate.dense",
+  ]);
+  assert.deepEqual(lora.modes, ["lora-velora"]);
+  assert.equal(lora.options.loraR, 4);
+  assert.equal(lora.options.loraAlpha, 8);
+  assert.equal(lora.options.loraDropout, 0.1);
+  assert.equal(lora.options.loraTargetModules, "query,value,intermediate.dense");
+  assert.throws(() => parseFinetuneArgs(["--lora-r", "0"]), /--lora-r expects an integer ≥ 1/);
+  assert.throws(() => parseFinetuneArgs(["--lora-target-modules", " , "]), /is empty/);
+  assert.throws(() => parseFinetuneArgs(["--mode", "qlora"]), /--mode must be full, velora/);
 });
 
 Deno.test("trainStep accumulates micro-batches, clips, steps and clears the gradients", async () => {

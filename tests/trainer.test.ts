@@ -313,3 +313,56 @@ Deno.test("--resume checks the checkpoint: trainer state, extra state, Inf/NaN; 
     }, /optimizer\.safetensors: tensor ".*" holds Infinity at index 0/);
   });
 });
+
+Deno.test("absurd settings fail before training: max_length, tokenizer vocab, output_dir", async () => {
+  await withDir(async (dir) => {
+    const tokenizer = await PreTrainedTokenizer.fromVocab(TINY_VOCAB);
+    const model = await tinyModel(); // max_position_embeddings 16
+    assert.throws(
+      () => trainer(model, tokenizer, { output_dir: dir, max_length: 32 }),
+      /max_length \(--max-length\) 32 exceeds the model's max_position_embeddings 16: use at most 16/,
+    );
+    const big = await PreTrainedTokenizer.fromVocab([...TINY_VOCAB, "extra", "words"]);
+    assert.throws(
+      () => trainer(model, big, { output_dir: dir }),
+      /the tokenizer has 17 tokens but the model's vocab_size is 15/,
+    );
+    const file = join(dir, "a-file");
+    await Deno.writeTextFile(file, "");
+    const t = trainer(model, tokenizer, { output_dir: file, max_steps: 1, save_steps: 1 });
+    await assert.rejects(() => t.train(), /output_dir .*a-file: is a file, not a folder/);
+    t.dispose();
+    const under = trainer(model, tokenizer, { output_dir: join(file, "out"), save_steps: 1 });
+    await assert.rejects(() => under.train(), /output_dir .*a-file\/out: not writable/);
+    under.dispose();
+    if (Deno.uid() !== 0) { // root writes anywhere
+      const locked = join(dir, "locked");
+      await Deno.mkdir(locked, { mode: 0o500 });
+      const u = trainer(model, tokenizer, { output_dir: join(locked, "out"), save_steps: 1 });
+      await assert.rejects(() => u.train(), /not writable/);
+      u.dispose();
+    }
+    model.dispose();
+  });
+});
+
+Deno.test("float labels train a regression (num_labels 1, MSE) with MSE and Pearson metrics", async () => {
+  await withDir(async (dir) => {
+    const tokenizer = await PreTrainedTokenizer.fromVocab(TINY_VOCAB);
+    const model = await tinyModel(1, { num_labels: 1 });
+    const data = tinyTask(16).map((e, i) => ({ ...e, label: e.label * 4 + (i % 3) * 0.25 }));
+    const t = trainer(model, tokenizer, { output_dir: dir, max_steps: 2 }, {
+      train_dataset: data,
+      eval_dataset: data.slice(0, 6),
+      regression: true,
+    });
+    const out = await t.train();
+    const ev = out.eval!;
+    for (const k of ["eval_loss", "eval_mse", "eval_pearson", "eval_accuracy"] as const) {
+      assert.ok(Number.isFinite(ev[k]), `${k} = ${ev[k]}`);
+    }
+    assert.ok(Math.abs(ev.eval_mse - ev.eval_loss) < 1e-4 * Math.max(1, ev.eval_loss));
+    t.dispose();
+    model.dispose();
+  });
+});

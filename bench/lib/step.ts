@@ -13,6 +13,9 @@ import {
   BertConfig,
   BertForSequenceClassification,
   type Device,
+  get_peft_model,
+  LoraConfig,
+  type PeftModel,
   Tensor,
 } from "../../mod.ts";
 import { trainStep } from "../../src/train/step.ts";
@@ -57,12 +60,26 @@ export const BERT_SMALL: ModelShape = {
 };
 
 /** Benchmarked modes. */
-export const MODES = ["full", "velora-vd", "velora-all", "checkpointing"] as const;
+export const MODES = [
+  "full",
+  "velora-vd",
+  "velora-all",
+  "checkpointing",
+  "lora",
+  "lora-velora",
+] as const;
 /** One benchmarked mode. */
 export type BenchMode = typeof MODES[number];
 
 /** VeLoRA sub-tokens per token in the VeLoRA modes (M = 24 for hidden 768). */
 export const NUM_GROUPS = 32;
+
+/**
+ * The LoRA modes' adapters: PEFT's BERT defaults (query, value), r 8, alpha 16, no dropout, the
+ * classifier trained in full (task SEQ_CLS); lora-velora adds VeLoRA (NUM_GROUPS) on each
+ * adapter input.
+ */
+export const LORA_BENCH = { r: 8, lora_alpha: 16, target_modules: ["query", "value"] } as const;
 
 /** A host-side batch: the same for every mode of one (model, batch, seq). */
 export interface HostBatch {
@@ -184,7 +201,8 @@ function median(xs: number[]): number {
 
 /**
  * A randomly initialised BERT of `shape` in training mode, set up for `mode` (VeLoRA patching with
- * G = NUM_GROUPS, or gradient checkpointing). Returns the number of VeLoRA layers.
+ * G = NUM_GROUPS, gradient checkpointing, or LoRA adapters on the frozen model: then `model` is
+ * the PeftModel). Returns the number of VeLoRA layers (VeLoRA adapters in lora-velora).
  */
 export function buildBenchModel(
   device: Device,
@@ -192,7 +210,7 @@ export function buildBenchModel(
   seq: number,
   mode: BenchMode,
   seed: number,
-): { model: BertForSequenceClassification; veloraLayers: number } {
+): { model: BertForSequenceClassification | PeftModel; veloraLayers: number } {
   const config = new BertConfig({
     vocab_size: shape.vocab,
     hidden_size: shape.hidden,
@@ -206,6 +224,23 @@ export function buildBenchModel(
   model.train();
   let veloraLayers = 0;
   if (mode === "checkpointing") model.gradient_checkpointing_enable();
+  if (mode === "lora" || mode === "lora-velora") {
+    const peft = get_peft_model(
+      model,
+      new LoraConfig({
+        ...LORA_BENCH,
+        target_modules: [...LORA_BENCH.target_modules],
+        task_type: "SEQ_CLS",
+        seed,
+        velora_config: mode === "lora-velora"
+          ? { num_groups: NUM_GROUPS, init_type: "batch_average_once" }
+          : null,
+      }),
+    );
+    peft.train();
+    const adapters = mode === "lora-velora" ? peft.base_model.loraLayers().length : 0;
+    return { model: peft, veloraLayers: adapters };
+  }
   if (mode === "velora-vd" || mode === "velora-all") {
     const report = applyVeLoRA(model, {
       target_modules: VELORA_PRESETS[mode === "velora-vd" ? "vd" : "all"],

@@ -8,7 +8,7 @@
 import { fileURLToPath } from "node:url";
 import type { Dataset, Example } from "./types.ts";
 import { type ColumnOptions, type Columns, resolveColumns } from "./columns.ts";
-import { buildLabelMap } from "./labels.ts";
+import { buildLabelMap, isRegressionLabels, labelWarnings } from "./labels.ts";
 import { fileError, type RawRow, type RawTable } from "./table.ts";
 import { decodeUtf8Lines } from "./utf8.ts";
 import { readTsv } from "./tsv.ts";
@@ -31,6 +31,11 @@ export interface TextFileOptions extends ColumnOptions {
   format?: TextFileFormat;
   /** How many skip reasons to keep in `skippedReasons`. Default 5. */
   maxSkippedReasons?: number;
+  /**
+   * Labels are regression targets (every label must be a number). Default: detected, true when
+   * the labels are numbers and one is not an integer.
+   */
+  regression?: boolean;
 }
 
 const EXTENSIONS: Record<string, TextFileFormat> = {
@@ -50,6 +55,7 @@ interface Pending {
   text: string;
   textPair?: string;
   label: string;
+  line?: number;
 }
 
 function labelString(value: unknown): string | undefined {
@@ -144,6 +150,7 @@ export async function loadTextClassificationFile(
   for (const row of table.rows) {
     const result = checkRow(row, cols, allowed);
     if (typeof result !== "string") {
+      result.line = row.line;
       pending.push(result);
       continue;
     }
@@ -155,11 +162,36 @@ export async function loadTextClassificationFile(
     const why = skipped > 0 ? `; ${skipped} bad rows skipped, first: ${skippedReasons[0]}` : "";
     throw fileError(file, table.headerLine, `no examples after the header${why}`);
   }
-  const { id2label, label2id } = buildLabelMap(pending.map((p) => p.label), options.labels);
+  const labels = pending.map((p) => p.label);
+  const regression = options.regression ??
+    (options.labels === undefined && isRegressionLabels(labels));
+  if (regression) {
+    const bad = pending.find((p) => !Number.isFinite(Number(p.label)) || p.label === "");
+    if (bad) {
+      throw fileError(file, bad.line!, `regression label "${bad.label}" is not a number`);
+    }
+    const examples: Example[] = pending.map((p) => ({
+      text: p.text,
+      ...(p.textPair === undefined ? {} : { textPair: p.textPair }),
+      label: Number(p.label),
+    }));
+    return {
+      name: file,
+      examples,
+      id2label: { 0: "LABEL_0" },
+      label2id: { LABEL_0: 0 },
+      skipped,
+      skippedReasons,
+      regression: true,
+      warnings: [],
+    };
+  }
+  const { id2label, label2id } = buildLabelMap(labels, options.labels);
   const examples: Example[] = pending.map((p) =>
     p.textPair === undefined
       ? { text: p.text, label: label2id[p.label] }
       : { text: p.text, textPair: p.textPair, label: label2id[p.label] }
   );
-  return { name: file, examples, id2label, label2id, skipped, skippedReasons };
+  const warnings = labelWarnings(file, labels, pending.map((p) => p.line!));
+  return { name: file, examples, id2label, label2id, skipped, skippedReasons, warnings };
 }

@@ -10,7 +10,7 @@ export interface Example {
   text: string;
   /** The second sequence of a sentence-pair task (RTE, MRPC, ...), if any. */
   textPair?: string;
-  /** The label id, an index into {@linkcode Dataset.id2label}. */
+  /** The label id, an index into {@linkcode Dataset.id2label} (the target for regression). */
   label: number;
 }
 
@@ -28,4 +28,11 @@ export interface Dataset {
   skipped: number;
   /** The first few reasons for skipped rows, each `FILE:LINE: reason`. */
   skippedReasons: string[];
+  /**
+   * True when the labels are real numbers (a regression target, HF `num_labels` 1): each
+   * example's `label` is then the value itself and `id2label` is `{0: "LABEL_0"}`.
+   */
+  regression?: boolean;
+  /** Warnings about the data (e.g. a rare label that looks like a typo, with `file:line`). */
+  warnings?: string[];
 }

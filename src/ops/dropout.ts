@@ -9,7 +9,8 @@ const DROPOUT = defineKernel({
   name: "dropout.wgsl",
   code: GRID_WGSL + src,
   bindings: ["x", "y"],
-  uniforms: ["n", "threshold", "key", "scale"],
+  uniforms: ["n", "threshold", "scale"],
+  perLaunch: ["key"],
 });
 
 /** PCG-RXS-M-XS 32-bit hash, the same function as `pcg` in `kernels/dropout.wgsl`. */
@@ -62,7 +63,8 @@ function apply(x: Tensor, out: Tensor, p: number, seed: number): Tensor {
   const device = x.device;
   DROPOUT.launch(device, {
     bindings: { x, y: out },
-    uniforms: { n, threshold: threshold(p), key: seedKey(seed), scale: p < 1 ? 1 / (1 - p) : 0 },
+    uniforms: { n, threshold: threshold(p), scale: p < 1 ? 1 / (1 - p) : 0 },
+    perLaunch: { key: seedKey(seed) },
     workgroups: grid1d(n),
   });
   return out;

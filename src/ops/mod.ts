@@ -18,5 +18,8 @@ export {
   zeros,
 } from "./basic.ts";
 export { mean, sum, sumAll, sumRows } from "./reduce.ts";
+export { rmsNorm } from "./rmsnorm.ts";
+export { type Llama3RopeScaling, rope, ropeInvFreq, ropeTable } from "./rope.ts";
+export { swiglu } from "./swiglu.ts";
 export { flashAttention, type FlashAttentionOptions } from "./flash_attention.ts";
 export { fromHalf, toHalf } from "./half.ts";

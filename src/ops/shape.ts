@@ -210,3 +210,26 @@ export function concat(xs: readonly Tensor[], dim = 0): Tensor {
       ),
   );
 }
+
+/**
+ * Copies `src` into `dst` at offset `start` along `dim`, in place and outside autograd (a KV
+ * cache write): dst[..., start:start+len, ...] = src, where src's shape equals dst's except along
+ * `dim` (len = src.shape[dim]). f32 or i32.
+ * @throws {Error} when dtypes or shapes do not fit or the window leaves dst (names both shapes).
+ */
+export function placeInto(dst: Tensor, src: Tensor, dim: number, start: number): void {
+  checkWords(src, "placeInto");
+  const d = normDim(dim, dst.ndim, "placeInto", dst.shape);
+  const len = src.shape[d];
+  const ok = src.dtype === dst.dtype && src.ndim === dst.ndim &&
+    src.shape.every((v, k) => k === d || v === dst.shape[k]) && Number.isInteger(start) &&
+    start >= 0 && start + len <= dst.shape[d];
+  if (!ok) {
+    throw new Error(
+      `placeInto: ${src.dtype} [${src.shape}] does not fit ${dst.dtype} [${dst.shape}] at ` +
+        `${start} along dim ${d}`,
+    );
+  }
+  const [outer, inner] = split(src.shape, d);
+  copyWindow("place", src, dst, outer * len * inner, [inner, dst.shape[d], len, start]);
+}

@@ -16,3 +16,10 @@ export {
   readAdapterConfig,
 } from "./peft_model.ts";
 export { ALL_LINEAR, resolveTargets } from "./targets.ts";
+export {
+  type AutoPeftModelClass,
+  AutoPeftModelForSequenceClassification,
+  type BaseModelLoader,
+  isAdapterFolder,
+  peftFromPretrained,
+} from "./auto.ts";

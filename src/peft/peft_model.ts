@@ -226,13 +226,21 @@ export class PeftModel extends Module {
 
   /**
    * Loads adapter weights saved by `save_pretrained` or PEFT (PEFT key names; runtime names are
-   * accepted too) from `dir` into this model.
+   * accepted too) from `dir` into this model; with `requireFinite`, Inf/NaN values are an error
+   * (checked before anything is copied).
    * @throws {Error} naming the file and keys when keys are unknown, adapter weights are missing,
    * or shapes differ.
    */
-  async load_adapter_weights(dir: string): Promise<void> {
+  async load_adapter_weights(
+    dir: string,
+    { requireFinite = false }: { requireFinite?: boolean } = {},
+  ): Promise<void> {
     const path = join(dir, ADAPTER_WEIGHTS_NAME);
     const file = await loadSafetensors(path);
+    for (const [name, t] of requireFinite ? file : []) {
+      const i = t.data.findIndex((v) => !Number.isFinite(v));
+      if (i >= 0) throw new Error(`${path}: tensor "${name}" holds ${t.data[i]} at index ${i}`);
+    }
     const adapter = this.active_adapter;
     const saved = this.base_model.modules_to_save_names;
     const sd = new Map<string, { shape: number[]; data: Float32Array | Int32Array }>();
@@ -253,6 +261,14 @@ export class PeftModel extends Module {
     }
     if (missing.length) problems.push(`adapter weights missing: ${missing.slice(0, 6).join(", ")}`);
     if (problems.length) throw new Error(`${path}: ${problems.join("; ")}`);
+  }
+
+  /**
+   * Reads back what `save_pretrained` wrote into a training checkpoint (the adapter weights), so
+   * a generic resume restores this model (see `loadCheckpoint`).
+   */
+  async load_checkpoint_weights(dir: string): Promise<void> {
+    await this.load_adapter_weights(dir, { requireFinite: true });
   }
 
   /**

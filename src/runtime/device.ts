@@ -35,6 +35,8 @@ const RAISED_LIMITS = [
 ] as const;
 
 const MAX_UNIFORM_CACHE = 8192;
+/** Bytes of per-launch values one batch (the launches between two flushes) may queue. */
+const LAUNCH_BYTES = 256 * 1024;
 
 /**
  * A WebGPU adapter + device with the pieces training needs: a pipeline cache (each WGSL variant is
@@ -73,6 +75,9 @@ export class Device {
   #lost: string | null = null;
   #dummy: GPUBuffer | null = null;
   #uniformsCreated = 0;
+  readonly #launchWords = new Uint32Array(LAUNCH_BYTES / 4);
+  #launchBytes = 0;
+  #launchBuffer: GPUBuffer | null = null;
   #stagingCreated = 0;
 
   private constructor(gpu: GPUDevice, info: AdapterInfo, options: DeviceOptions) {
@@ -235,6 +240,45 @@ export class Device {
     });
   }
 
+  /**
+   * @internal Queues per-launch values (u32 words) for a kernel of the current batch and returns
+   * the binding of their slot in {@linkcode Device.launchWordsBuffer} (each slot starts at the
+   * storage-offset alignment, so the kernel reads its words from index 0 and its uniform stays
+   * the same from call to call). Values that change on every call (a dropout seed) go here
+   * instead of into a uniform: uniforms are cached by value, so each new value would be a new
+   * buffer. The words are uploaded once, at the flush that submits the batch (a queue write
+   * before that submit and after every earlier one, so no batch sees another's).
+   */
+  pushLaunchWords(words: readonly number[]): GPUBufferBinding {
+    const align = this.limits.minStorageBufferOffsetAlignment;
+    const size = Math.max(4, words.length * 4);
+    if (size > LAUNCH_BYTES) {
+      throw new Error(`${words.length} launch words exceed ${LAUNCH_BYTES} bytes`);
+    }
+    let offset = Math.ceil(this.#launchBytes / align) * align;
+    if (offset + size > LAUNCH_BYTES) {
+      this.flush();
+      offset = 0;
+    }
+    this.#launchWords.set(words, offset / 4);
+    this.#launchBytes = offset + size;
+    return { buffer: this.launchWordsBuffer, offset, size };
+  }
+
+  /** @internal The storage buffer holding the current batch's per-launch words. */
+  get launchWordsBuffer(): GPUBuffer {
+    if (!this.#launchBuffer) {
+      this.#launchBuffer = this.gpu.createBuffer({
+        size: LAUNCH_BYTES,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+        label: "launch-words",
+      });
+      this.memory.uniformBytes += LAUNCH_BYTES;
+      this.#uniformsCreated++;
+    }
+    return this.#launchBuffer;
+  }
+
   /** @internal The compute pass that kernel launches go into (opened on demand). */
   computePass(): GPUComputePassEncoder {
     this.#assertAlive();
@@ -284,6 +328,11 @@ export class Device {
     if (this.#pass) {
       this.#pass.end();
       this.#pass = null;
+    }
+    if (this.#launchBytes) {
+      const words = this.#launchBytes / 4;
+      this.gpu.queue.writeBuffer(this.launchWordsBuffer, 0, this.#launchWords, 0, words);
+      this.#launchBytes = 0;
     }
     if (this.#encoder) {
       this.gpu.queue.submit([this.#encoder.finish()]);
@@ -368,6 +417,7 @@ export class Device {
       b.destroy();
     }
     this.#uniforms.clear();
+    this.#launchBuffer?.destroy();
     this.gpu.destroy();
   }
 

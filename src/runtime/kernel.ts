@@ -38,7 +38,12 @@ export type Bindable = GPUBuffer | { readonly buffer: GPUBuffer };
 export type UniformValue = number | readonly number[];
 
 /** The declaration of a kernel; see {@linkcode defineKernel}. */
-export interface KernelSpec<B extends string, U extends string, C extends string> {
+export interface KernelSpec<
+  B extends string,
+  U extends string,
+  C extends string,
+  P extends string = never,
+> {
   /** Name for labels and errors, usually the WGSL file name, e.g. "elementwise.wgsl". */
   name: string;
   /** The complete WGSL source (preludes concatenated). */
@@ -57,13 +62,24 @@ export interface KernelSpec<B extends string, U extends string, C extends string
   uniforms?: readonly U[];
   /** The WGSL `override` constants set at launch (each value set is one cached pipeline). */
   constants?: readonly C[];
+  /**
+   * Per-launch u32 values: ones that change on every call (a dropout seed), which as uniforms
+   * would make a new cached buffer per value. The WGSL reads them as `launch_words[i]` (i = the
+   * index in this list) from a storage variable `launch_words: array<u32>`, bound by `launch`.
+   */
+  perLaunch?: readonly P[];
 }
 
 /** Grid size in workgroups `[x, y, z]`; each at most 65535, a 0 skips the launch. */
 export type Workgroups = readonly [number, number?, number?];
 
 /** The arguments of {@linkcode Kernel.launch}: every declared name must be given. */
-export type LaunchArgs<B extends string, U extends string, C extends string> =
+export type LaunchArgs<
+  B extends string,
+  U extends string,
+  C extends string,
+  P extends string = never,
+> =
   & {
     /** Buffers by binding name; null binds a small dummy (for inputs a variant does not read). */
     bindings: Record<B, Bindable | null>;
@@ -72,7 +88,8 @@ export type LaunchArgs<B extends string, U extends string, C extends string> =
   }
   & ([U] extends [never] ? { uniforms?: undefined } : { uniforms: Record<U, UniformValue> })
   & ([C] extends [never] ? { constants?: undefined }
-    : { constants: Record<C, number | boolean> });
+    : { constants: Record<C, number | boolean> })
+  & ([P] extends [never] ? { perLaunch?: undefined } : { perLaunch: Record<P, number> });
 
 interface UniformLayout {
   binding: number;
@@ -83,7 +100,12 @@ interface UniformLayout {
 const MAX_GROUPS = 65535;
 
 /** A declared kernel, launched with {@linkcode Kernel.launch}. Create with {@linkcode defineKernel}. */
-export class Kernel<B extends string, U extends string = never, C extends string = never> {
+export class Kernel<
+  B extends string,
+  U extends string = never,
+  C extends string = never,
+  P extends string = never,
+> {
   /** Name for labels and errors. */
   readonly name: string;
   /** The WGSL source. */
@@ -93,10 +115,11 @@ export class Kernel<B extends string, U extends string = never, C extends string
   readonly #bindings: { name: B; binding: number }[];
   readonly #uniform: UniformLayout | null;
   readonly #constants: readonly C[];
+  readonly #perLaunch: { names: readonly P[]; binding: number } | null;
   readonly #pipelines = new WeakMap<Device, Map<string, GPUComputePipeline>>();
 
   /** @internal Use {@linkcode defineKernel}. */
-  constructor(spec: KernelSpec<B, U, C>) {
+  constructor(spec: KernelSpec<B, U, C, P>) {
     this.name = spec.name;
     this.code = spec.code;
     this.entryPoint = spec.entryPoint ?? "main";
@@ -125,6 +148,7 @@ export class Kernel<B extends string, U extends string = never, C extends string
       used.set(b.binding, name);
       return { name, binding: b.binding };
     });
+    const perLaunch = spec.perLaunch ?? [];
     const fields = spec.uniforms ?? [];
     this.#uniform = null;
     if (fields.length) {
@@ -160,6 +184,19 @@ export class Kernel<B extends string, U extends string = never, C extends string
         }),
       };
     }
+    this.#perLaunch = null;
+    if (perLaunch.length) {
+      const words = wgsl.bindings.get("launch_words");
+      if (!words || words.space !== "storage") {
+        throw new Error(
+          `${where}: perLaunch values need a storage variable "launch_words: array<u32>"`,
+        );
+      }
+      if (used.has(words.binding) || words.binding === this.#uniform?.binding) {
+        throw new Error(`${where}: launch_words shares @binding(${words.binding})`);
+      }
+      this.#perLaunch = { names: perLaunch, binding: words.binding };
+    }
     this.#constants = spec.constants ?? [];
     for (const c of this.#constants) {
       if (!wgsl.overrides.has(c)) {
@@ -177,16 +214,29 @@ export class Kernel<B extends string, U extends string = never, C extends string
    * @throws {Error} naming the kernel for a missing binding, a uniform value its WGSL type cannot
    * hold (a negative or fractional u32, a wrong vector length) or a grid above 65535.
    */
-  launch(device: Device, args: LaunchArgs<B, U, C>): void {
+  launch(device: Device, args: LaunchArgs<B, U, C, P>): void {
     const [x, y = 1, z = 1] = args.workgroups;
     if (x > MAX_GROUPS || y > MAX_GROUPS || z > MAX_GROUPS) {
       throw new Error(`kernel ${this.name}: workgroups [${x}, ${y}, ${z}] exceed ${MAX_GROUPS}`);
     }
     const pipeline = this.#pipeline(device, args.constants as Record<C, number | boolean>);
+    if (x === 0 || y === 0 || z === 0) return;
     const entries: GPUBindGroupEntry[] = [];
     if (this.#uniform) {
       const data = this.#pack(args.uniforms as Record<U, UniformValue>);
       entries.push({ binding: this.#uniform.binding, resource: { buffer: device.uniform(data) } });
+    }
+    if (this.#perLaunch) {
+      const { names, binding } = this.#perLaunch;
+      const values = args.perLaunch as Record<string, number> | undefined;
+      const words = names.map((n) => {
+        const v = values?.[n];
+        if (v === undefined || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+          throw new Error(`kernel ${this.name}: per-launch value "${n}" is u32, got ${v}`);
+        }
+        return v;
+      });
+      entries.push({ binding, resource: device.pushLaunchWords(words) });
     }
     const given = args.bindings as Record<string, Bindable | null | undefined>;
     for (const { name, binding } of this.#bindings) {
@@ -195,7 +245,6 @@ export class Kernel<B extends string, U extends string = never, C extends string
       const buffer = b === null ? device.dummyBuffer : "buffer" in b ? b.buffer : b;
       entries.push({ binding, resource: { buffer } });
     }
-    if (x === 0 || y === 0 || z === 0) return;
     const pass = device.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(
@@ -273,7 +322,8 @@ export function defineKernel<
   const B extends string,
   const U extends string = never,
   const C extends string = never,
->(spec: KernelSpec<B, U, C>): Kernel<B, U, C> {
+  const P extends string = never,
+>(spec: KernelSpec<B, U, C, P>): Kernel<B, U, C, P> {
   return new Kernel(spec);
 }
 
@@ -285,6 +335,8 @@ export interface EntrySpec {
   readonly uniforms?: readonly string[];
   /** Overrides set at launch (see {@linkcode KernelSpec.constants}). */
   readonly constants?: readonly string[];
+  /** Per-launch u32 values (see {@linkcode KernelSpec.perLaunch}). */
+  readonly perLaunch?: readonly string[];
 }
 
 type Names<T> = T extends readonly (infer N extends string)[] ? N : never;
@@ -294,7 +346,8 @@ export type KernelsOf<E extends Record<string, EntrySpec>> = {
   [K in keyof E]: Kernel<
     Names<E[K]["bindings"]>,
     Names<E[K]["uniforms"]>,
-    Names<E[K]["constants"]>
+    Names<E[K]["constants"]>,
+    Names<E[K]["perLaunch"]>
   >;
 };
 

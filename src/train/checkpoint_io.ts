@@ -224,8 +224,12 @@ export async function loadCheckpoint(
       stateFile,
       folderStep === undefined ? undefined : Number(folderStep),
     );
+    // A model whose save_pretrained writes something else (PeftModel: the adapter files) reads
+    // (and checks) it with its own `load_checkpoint_weights`.
+    const own = (model as { load_checkpoint_weights?: (dir: string) => Promise<void> })
+      .load_checkpoint_weights;
     const weightsFile = join(path, "model.safetensors");
-    const weights = await loadSafetensors(weightsFile);
+    const weights = own ? new Map() : await loadSafetensors(weightsFile);
     assertFinite(weights, weightsFile);
     const metaFile = join(path, "optimizer.json");
     const meta = JSON.parse(await Deno.readTextFile(metaFile));
@@ -246,7 +250,8 @@ export async function loadCheckpoint(
     for (const [k, v] of weights) sd[k] = v;
     // Extra state first: it checks its file (missing, bad metadata, keys) before changing anything.
     await loadExtraState(model, path);
-    model.load_state_dict(sd);
+    if (own) await own.call(model, path);
+    else model.load_state_dict(sd);
     optimizer.load_state_dict({ state, param_groups: meta.param_groups });
     return trainerState;
   } catch (e) {

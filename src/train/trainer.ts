@@ -18,6 +18,7 @@ import { disposeBatch, makeBatch } from "./batch.ts";
 import { type MicroBatch, type TrainableModel, trainStep } from "./step.ts";
 import { TrainingArguments, type TrainingArgumentsInit } from "./training_args.ts";
 import { describeFlags, TrainingMonitor } from "./monitor.ts";
+import { ensureWritableDir } from "../util/write_atomic.ts";
 import {
   listCheckpoints,
   loadCheckpoint,
@@ -53,11 +54,37 @@ export interface EvalPrediction {
 export type ComputeMetrics = (p: EvalPrediction) => Record<string, number>;
 
 /**
- * The default `compute_metrics`: accuracy (predicted class = argmax, or the rounded value for
- * one column), and binary F1 of class 1 when the labels have at most two values.
+ * The default `compute_metrics`: accuracy (predicted class = argmax) and binary F1 of class 1
+ * when the labels have at most two values; for one column (regression) MSE, Pearson r and the
+ * accuracy of the rounded prediction.
  */
 export function classificationMetrics(p: EvalPrediction): Record<string, number> {
   const rows = p.label_ids.length;
+  if (p.num_labels === 1) {
+    // Regression (HF run_glue.py's STS-B metrics): MSE and Pearson r; accuracy of the rounded
+    // prediction is kept so every run reports eval_accuracy.
+    const x = p.predictions;
+    const y = p.label_ids;
+    let mse = 0, mx = 0, my = 0;
+    for (let i = 0; i < rows; i++) {
+      mse += (x[i] - y[i]) ** 2;
+      mx += x[i];
+      my += y[i];
+    }
+    mx /= rows;
+    my /= rows;
+    let sxy = 0, sxx = 0, syy = 0;
+    for (let i = 0; i < rows; i++) {
+      sxy += (x[i] - mx) * (y[i] - my);
+      sxx += (x[i] - mx) ** 2;
+      syy += (y[i] - my) ** 2;
+    }
+    return {
+      accuracy: accuracy(Array.from(x, Math.round), y.map(Math.round)),
+      mse: mse / rows,
+      pearson: sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : NaN,
+    };
+  }
   const preds = p.num_labels === 1
     ? Array.from(p.predictions, (v) => Math.round(v))
     : Array.from(argmaxRows(p.predictions, rows, p.num_labels));
@@ -156,11 +183,43 @@ export class Trainer {
     const named = [...this.model.named_parameters()].filter(([, p]) => p.requiresGrad);
     if (!named.length) throw new Error("Trainer: the model has no trainable parameters");
     this.#params = named.map(([, p]) => p);
+    this.#checkFits();
     this.#device = named[0][1].device;
     this.optimizer = new AdamW(named, {
       lr: this.args.learning_rate,
       weight_decay: this.args.weight_decay,
     });
+  }
+
+  /**
+   * What would otherwise fail mid-run (or in the final eval, losing the model): sequences longer
+   * than the model's position table, and a tokenizer whose ids exceed the model's vocabulary.
+   */
+  #checkFits(): void {
+    const config = (this.model as { config?: Record<string, unknown> }).config;
+    if (!config) return;
+    const positions = config.max_position_embeddings;
+    if (typeof positions === "number") {
+      // RoBERTa's positions start after pad_token_id (HF create_position_ids_from_input_ids).
+      const offset = config.model_type === "roberta" ? Number(config.pad_token_id ?? 1) + 1 : 0;
+      const limit = positions - offset;
+      if (this.args.max_length > limit) {
+        throw new Error(
+          `max_length (--max-length) ${this.args.max_length} exceeds the model's ` +
+            `max_position_embeddings ${positions}` +
+            (offset ? ` (${limit} usable positions for model_type "roberta")` : "") +
+            `: use at most ${limit}`,
+        );
+      }
+    }
+    const vocab = config.vocab_size;
+    const tokens = this.#init.tokenizer.vocab_size;
+    if (typeof vocab === "number" && tokens > vocab) {
+      throw new Error(
+        `the tokenizer has ${tokens} tokens but the model's vocab_size is ${vocab}: ids ≥ ${vocab} ` +
+          "have no embedding (a tokenizer from another model?)",
+      );
+    }
   }
 
   /** Micro-batches per epoch. */
@@ -253,6 +312,7 @@ export class Trainer {
       loss_sum: 0,
       loss_count: 0,
     };
+    if (args.save_steps > 0) await ensureWritableDir(args.output_dir, "output_dir");
     for (const stale of await removeStaleTemporaries(args.output_dir)) {
       this.#log(`removed ${stale}, left by a run killed while saving`);
     }

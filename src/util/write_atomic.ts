@@ -53,3 +53,24 @@ export async function writeAtomic(
 export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   return writeAtomic(path, JSON.stringify(value, null, 2) + "\n");
 }
+
+/**
+ * Makes sure `dir` is a folder this process can write into (creating it and its parents), by
+ * writing and removing a probe file, so a run fails before hours of work rather than at its
+ * first save.
+ * @param what the option that names the folder, for the message (e.g. "--output-dir")
+ * @throws {Error} naming the option and path when it is a file, cannot be created, or is not
+ * writable.
+ */
+export async function ensureWritableDir(dir: string, what = "output folder"): Promise<void> {
+  // Any stat failure (missing, a file on the way) is reported by the mkdir below.
+  const info = await Deno.stat(dir).catch(() => null);
+  if (info && !info.isDirectory) throw new Error(`${what} ${dir}: is a file, not a folder`);
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    const probe = await Deno.makeTempFile({ dir, prefix: ".write-probe-" });
+    await Deno.remove(probe);
+  } catch (e) {
+    throw new Error(`${what} ${dir}: not writable: ${(e as Error).message}`, { cause: e });
+  }
+}

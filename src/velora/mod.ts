@@ -12,3 +12,4 @@ export { veloraLinear } from "./velora_linear_fn.ts";
 export type { VeLoRATrace } from "./velora_linear_fn.ts";
 export { initV, project, weightGrad } from "./projection.ts";
 export type { SubTokenShape } from "./projection.ts";
+export { DECODER_VELORA_PRESETS } from "./presets.ts";

@@ -16,6 +16,7 @@ import {
 import type { FromPretrainedOptions } from "../pretrained.ts";
 import {
   CONFIG_MAPPING,
+  MODEL_FOR_CAUSAL_LM_MAPPING,
   MODEL_FOR_MASKED_LM_MAPPING,
   MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING,
   MODEL_MAPPING,
@@ -116,4 +117,10 @@ export const AutoModelForSequenceClassification: AutoModelClass = new AutoModelC
 export const AutoModelForMaskedLM: AutoModelClass = new AutoModelClass(
   "AutoModelForMaskedLM",
   MODEL_FOR_MASKED_LM_MAPPING,
+);
+
+/** HF `AutoModelForCausalLM`: LlamaForCausalLM for "llama", "qwen2" and "mistral" checkpoints. */
+export const AutoModelForCausalLM: AutoModelClass = new AutoModelClass(
+  "AutoModelForCausalLM",
+  MODEL_FOR_CAUSAL_LM_MAPPING,
 );

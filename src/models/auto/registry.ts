@@ -10,12 +10,17 @@ import { BertConfig } from "../bert/config.ts";
 import { BERT_CLASSES } from "../bert/modeling_bert.ts";
 import { RobertaConfig } from "../roberta/config.ts";
 import { ROBERTA_CLASSES } from "../roberta/modeling_roberta.ts";
+import { LlamaConfig } from "../llama/config.ts";
+import { LlamaForCausalLM, LlamaModel } from "../llama/modeling_llama.ts";
 import type { ConfigClass, PreTrainedModel, PreTrainedModelClass } from "../modeling_utils.ts";
 
 /** `model_type` → config class. */
 export const CONFIG_MAPPING: Readonly<Record<string, ConfigClass>> = {
   bert: BertConfig,
   roberta: RobertaConfig,
+  llama: LlamaConfig,
+  qwen2: LlamaConfig,
+  mistral: LlamaConfig,
 };
 
 /**
@@ -33,6 +38,9 @@ export type ModelMapping = Readonly<Record<string, AnyModelClass>>;
 export const MODEL_MAPPING: ModelMapping = {
   bert: BERT_CLASSES.model,
   roberta: ROBERTA_CLASSES.model,
+  llama: LlamaModel,
+  qwen2: LlamaModel,
+  mistral: LlamaModel,
 };
 
 /** `AutoModelForSequenceClassification`. */
@@ -45,4 +53,11 @@ export const MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING: ModelMapping = {
 export const MODEL_FOR_MASKED_LM_MAPPING: ModelMapping = {
   bert: BERT_CLASSES.masked_lm,
   roberta: ROBERTA_CLASSES.masked_lm,
+};
+
+/** `AutoModelForCausalLM`: decoders of the LLaMA family. */
+export const MODEL_FOR_CAUSAL_LM_MAPPING: ModelMapping = {
+  llama: LlamaForCausalLM,
+  qwen2: LlamaForCausalLM,
+  mistral: LlamaForCausalLM,
 };

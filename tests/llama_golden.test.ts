@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { Tensor } from "../src/tensor/tensor.ts";
+import { tidy } from "../src/tensor/scope.ts";
+import { loadSafetensors } from "../src/io/safetensors.ts";
+import { LlamaForCausalLM } from "../src/models/llama/modeling_llama.ts";
+import { testDevice } from "./helpers/gpu.ts";
+import { assertTensorClose } from "./helpers/bert.ts";
+
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}/`, import.meta.url));
+
+async function load(device: Awaited<ReturnType<typeof testDevice>>, name: string) {
+  const dir = fixture(name);
+  const inputs = await loadSafetensors(`${dir}/inputs.safetensors`);
+  const golden = await loadSafetensors(`${dir}/golden.safetensors`);
+  const t = (n: string) => {
+    const e = inputs.get(n)!;
+    return Tensor.from(device, e.data, e.shape, { dtype: "i32" });
+  };
+  const rows = (n: string) => {
+    const e = inputs.get(n)!;
+    const [b, s] = e.shape;
+    return Array.from({ length: b }, (_, i) => Array.from(e.data.subarray(i * s, (i + 1) * s)));
+  };
+  const model = await LlamaForCausalLM.from_pretrained(dir, { device });
+  return { dir, model, golden, t, rows };
+}
+
+for (const name of ["llama_tiny", "qwen2_tiny"]) {
+  Deno.test(`${name}: logits, loss and every gradient match PyTorch; greedy generation token for token`, async () => {
+    const device = await testDevice();
+    const { model, golden, t, rows } = await load(device, name);
+    const inputs = {
+      input_ids: t("input_ids"),
+      attention_mask: t("attention_mask"),
+      labels: t("labels"),
+    };
+    model.train();
+    const out = tidy(() => {
+      const o = model.forward(inputs);
+      return { logits: o.logits.keep(), loss: o.loss!.keep() };
+    });
+    assertTensorClose(await out.logits.toArray(), golden.get("logits")!.data, 1e-4, "logits");
+    assertTensorClose(await out.loss.toArray(), golden.get("loss")!.data, 1e-4, "loss");
+    out.loss.backward();
+    assert.equal(device.memory.byCategory.activation, 0, "backward released every saved tensor");
+    let n = 0;
+    for (const [pname, p] of model.named_parameters()) {
+      const ref = golden.get(`grad.${pname}`);
+      assert.ok(ref, `golden has grad.${pname}`);
+      assertTensorClose(await p.grad!.toArray(), ref.data, 1e-3, `grad.${pname}`, 1e-5);
+      n++;
+    }
+    assert.equal(n, [...golden.keys()].filter((k) => k.startsWith("grad.")).length);
+    out.logits.dispose();
+    out.loss.dispose();
+    Object.values(inputs).forEach((x) => x.dispose());
+    model.zero_grad();
+
+    const expected = rows("generate_ids");
+    const streamed: number[][] = [];
+    const got = await model.generate(rows("prompt_ids"), {
+      attention_mask: rows("prompt_mask"),
+      max_new_tokens: expected[0].length - 5,
+      eos_token_id: null,
+      callback: (tokens) => streamed.push(tokens),
+    });
+    assert.deepEqual(got, expected);
+    assert.equal(streamed.length, expected[0].length - 5);
+    model.dispose();
+  });
+}
