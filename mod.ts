@@ -34,7 +34,7 @@ export { tidy } from "./src/tensor/scope.ts";
 export { isGradEnabled, noGrad, setGradEnabled } from "./src/autograd/grad_mode.ts";
 export { halfSaves, isHalfSaving } from "./src/autograd/half_saves.ts";
 export { GradNode, record, SavedTensor } from "./src/autograd/node.ts";
-export type { BackwardFn, SaveFn } from "./src/autograd/node.ts";
+export type { BackwardFn, SaveFn, SaveOptions } from "./src/autograd/node.ts";
 export { releaseGraph } from "./src/autograd/engine.ts";
 export * as ops from "./src/ops/mod.ts";
 export { checkpoint } from "./src/autograd/checkpoint.ts";

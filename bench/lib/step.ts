@@ -169,6 +169,17 @@ export interface ModeResult {
   leaked_bytes: number;
   /** Trainable parameters. */
   parameters: number;
+  /** Peak bytes of parameters + gradients + optimizer state (independent of batch × seq). */
+  static_bytes: number;
+  /** Peak bytes of parameters + optimizer state (gradients are freed by zero_grad). */
+  param_opt_bytes: number;
+  /**
+   * Reserved bytes after the timed steps: live + the pool's free buffers (PyTorch's
+   * `memory_reserved()`; the pool only grows in a steady loop, so this is its peak).
+   */
+  reserved_bytes: number;
+  /** CPU ms of every timed step (empty where /proc is missing). */
+  step_cpu_all: number[];
   /** VeLoRA layers patched (0 for other modes). */
   velora_layers: number;
 }
@@ -287,6 +298,7 @@ export async function measureMode(device: Device, o: MeasureModeOptions): Promis
   const warmupMs: number[] = [];
   const times: number[] = [];
   let others: number | null = null;
+  let reserved = 0;
   try {
     for (let i = 0; i < o.warmup; i++) {
       warmupMs.push(await step(false));
@@ -304,11 +316,15 @@ export async function measureMode(device: Device, o: MeasureModeOptions): Promis
       log(`  ${shape.name}/${o.mode}: step ${i + 1}/${o.steps} ${times.at(-1)!.toFixed(0)} ms`);
     }
     others = othersLoad(c0, cpuClock(), performance.now() - w0);
+    await device.sync();
+    reserved = device.memory.liveBytes + device.memory.pooledBytes;
   } finally {
     optimizer.dispose();
     model.dispose();
   }
   const peak = device.memory.peakBytes;
+  const pc = device.memory.peakByCategory;
+  const staticBytes = pc.parameter + pc.gradient + pc.optimizer;
   const loss = lastLoss ? await (lastLoss as Tensor).item() : NaN;
   (lastLoss as Tensor | null)?.dispose();
   await device.sync();
@@ -333,5 +349,9 @@ export async function measureMode(device: Device, o: MeasureModeOptions): Promis
     leaked_bytes: leaked,
     parameters: plain.reduce((s, p) => s + p.numel, 0),
     velora_layers: veloraLayers,
+    static_bytes: staticBytes,
+    param_opt_bytes: pc.parameter + pc.optimizer,
+    reserved_bytes: reserved,
+    step_cpu_all: cpu.length === times.length ? [...cpu] : [],
   };
 }
