@@ -381,7 +381,7 @@ async function mergedRows(fresh: ResultRow[]): Promise<ResultRow[]> {
   );
   return out;
 }
-const table = markdownTable(results.rows);
+const table = markdownTable(results.rows) + "\n" + fitTable(results.rows);
 console.log(`\n${table}`);
 for (const n of notes) console.log(`- ${n}`);
 if (!opts.has("--no-save")) {
