@@ -7,7 +7,7 @@
 //   --seq N | small=128,base=128 tokens per row
 //   --steps N             timed steps per mode (median reported)
 //   --warmup N            untimed steps per mode first (compiles pipelines, initialises VeLoRA v)
-//   --modes full,velora-vd,velora-all,checkpointing,lora,lora-velora   modes to run ("full"
+//   --modes full,velora-vd,velora-all,checkpointing,lora,lora-velora,lean   modes to run ("full"
 //                         is always included; lora = PEFT LoRA on q/v of a frozen model)
 //   --quick               fewer steps, small model + a reduced BERT-base run (< 5 min on llvmpipe)
 //   --torch               also run bench/peers/torch_step.py (PyTorch CPU) on the small-BERT shape
@@ -57,7 +57,7 @@ import { cpuCount } from "./lib/cpu.ts";
 
 const HELP = `deno task bench [--quick] [--models base,small] [--batch N|small=8,base=2]
   [--seq N|small=128,base=128] [--steps N] [--warmup N]
-  [--modes full,velora-vd,velora-all,checkpointing,lora,lora-velora]
+  [--modes full,velora-vd,velora-all,checkpointing,lora,lora-velora,lean]
   [--torch] [--torch-threads N] [--seed N] [--no-save] [--merge]`;
 
 const argv = [...Deno.args];

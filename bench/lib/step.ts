@@ -13,6 +13,7 @@ import {
   BertConfig,
   BertForSequenceClassification,
   type Device,
+  enableHalfSavedActivations,
   get_peft_model,
   LoraConfig,
   type PeftModel,
@@ -59,7 +60,10 @@ export const BERT_SMALL: ModelShape = {
   vocab: 30522,
 };
 
-/** Benchmarked modes. */
+/**
+ * Benchmarked modes. `lean` = VeLoRA on all six encoder linear types + recomputed attention
+ * (`attn_implementation: "flash_attention_2"`) + f16 saved activations.
+ */
 export const MODES = [
   "full",
   "velora-vd",
@@ -67,6 +71,7 @@ export const MODES = [
   "checkpointing",
   "lora",
   "lora-velora",
+  "lean",
 ] as const;
 /** One benchmarked mode. */
 export type BenchMode = typeof MODES[number];
@@ -231,10 +236,12 @@ export function buildBenchModel(
     max_position_embeddings: Math.max(512, seq),
     num_labels: 2,
   });
+  if (mode === "lean") config.attn_implementation = "flash_attention_2";
   const model = new BertForSequenceClassification(device, config, { seed });
   model.train();
   let veloraLayers = 0;
   if (mode === "checkpointing") model.gradient_checkpointing_enable();
+  if (mode === "lean") enableHalfSavedActivations(model);
   if (mode === "lora" || mode === "lora-velora") {
     const peft = get_peft_model(
       model,
@@ -252,7 +259,7 @@ export function buildBenchModel(
     const adapters = mode === "lora-velora" ? peft.base_model.loraLayers().length : 0;
     return { model: peft, veloraLayers: adapters };
   }
-  if (mode === "velora-vd" || mode === "velora-all") {
+  if (mode === "velora-vd" || mode === "velora-all" || mode === "lean") {
     const report = applyVeLoRA(model, {
       target_modules: VELORA_PRESETS[mode === "velora-vd" ? "vd" : "all"],
       num_groups: NUM_GROUPS,
