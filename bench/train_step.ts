@@ -8,7 +8,11 @@
 //   --steps N             timed steps per mode (median reported)
 //   --warmup N            untimed steps per mode first (compiles pipelines, initialises VeLoRA v)
 //   --modes full,velora-vd,velora-all,checkpointing,lora,lora-velora,lean   modes to run ("full"
-//                         is always included; lora = PEFT LoRA on q/v of a frozen model)
+//                         is always included; lora = PEFT LoRA on q/v of a frozen model;
+//                         lean = VeLoRA-all + recomputed attention + f16 saved activations)
+//   --rounds N            interleaved rounds (default 2 with --quick, else 3): every round runs
+//                         every mode once (A B C, then B C A, ...); time ratios are per round,
+//                         reported as the median (min–max) over rounds
 //   --quick               fewer steps, small model + a reduced BERT-base run (< 5 min on llvmpipe)
 //   --torch               also run bench/peers/torch_step.py (PyTorch CPU) on the small-BERT shape
 //   --torch-threads N     torch.set_num_threads for the peer (default 2)
@@ -56,7 +60,7 @@ import { runTorchPeer, torchVersion } from "./lib/torch_peer.ts";
 import { cpuCount } from "./lib/cpu.ts";
 
 const HELP = `deno task bench [--quick] [--models base,small] [--batch N|small=8,base=2]
-  [--seq N|small=128,base=128] [--steps N] [--warmup N]
+  [--seq N|small=128,base=128] [--steps N] [--warmup N] [--rounds N]
   [--modes full,velora-vd,velora-all,checkpointing,lora,lora-velora,lean]
   [--torch] [--torch-threads N] [--seed N] [--no-save] [--merge]`;
 
