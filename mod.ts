@@ -75,7 +75,11 @@ export type {
 } from "./src/models/llama/modeling_llama.ts";
 export { generate, pickToken } from "./src/models/llama/generate.ts";
 export type { GenerateOptions } from "./src/models/llama/generate.ts";
-export { MAX_PARAMETER_BYTES, type ParameterEstimate } from "./src/models/size_check.ts";
+export {
+  MAX_PARAMETER_BYTES,
+  MAX_PARAMETER_TENSORS,
+  type ParameterEstimate,
+} from "./src/models/size_check.ts";
 export {
   AutoConfig,
   type AutoConfigOptions,
@@ -122,6 +126,28 @@ export {
   type TrainingArgumentsInit,
 } from "./src/train/training_args.ts";
 export { trainStep } from "./src/train/step.ts";
+export {
+  evaluateLM,
+  PRETRAIN_CONFIGS,
+  pretrainConfig,
+  type PretrainMetrics,
+  type PretrainMode,
+  type PretrainRun,
+  type PretrainRunOptions,
+  runPretrain,
+  setupPretrainMode,
+} from "./src/train/pretrain.ts";
+export {
+  EOS_TOKEN,
+  type LMCorpus,
+  type LMCorpusOptions,
+  prepareLMCorpus,
+} from "./src/data/corpus_lm.ts";
+export {
+  type ChatMessage,
+  type ChatTemplateOptions,
+  renderChatTemplate,
+} from "./src/data/chat_template.ts";
 export {
   describeFlags,
   type MonitorReading,

@@ -253,13 +253,70 @@ Deno.test("corrupt files fail fast with errors naming the file and tensor", asyn
   });
 });
 
-Deno.test("holes between tensors are tolerated", async () => {
+Deno.test("gaps, trailing bytes and duplicate keys are refused, as the reference does", async () => {
   await withTempDir(async (dir) => {
-    const path = join(dir, "holes.safetensors");
+    const path = join(dir, "bad.safetensors");
     const data = new Uint8Array(24);
-    new Float32Array(data.buffer, 16, 2).set([5, 6]);
+    // A hole before the first tensor.
     await writeRaw(path, { w: { dtype: "F32", shape: [2], data_offsets: [16, 24] } }, data);
-    assert.deepEqual([...(await loadSafetensors(path)).get("w")!.data], [5, 6]);
+    await assertFailsFast(
+      () => loadSafetensors(path),
+      /bad\.safetensors: gap of 16 bytes in the data area before tensor "w"/,
+    );
+    // A hole between two tensors.
+    await writeRaw(path, {
+      a: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
+      b: { dtype: "F32", shape: [2], data_offsets: [16, 24] },
+    }, data);
+    await assertFailsFast(() => loadSafetensors(path), /gap of 8 bytes .* before tensor "b"/);
+    // Bytes after the last tensor.
+    await writeRaw(path, { a: { dtype: "F32", shape: [4], data_offsets: [0, 16] } }, data);
+    await assertFailsFast(() => readSafetensorsHeader(path), /8 trailing bytes/);
+    // The same tensor name twice: JSON.parse would keep the second silently.
+    const entry = (o: number) => `{"dtype":"F32","shape":[2],"data_offsets":[${o},${o + 8}]}`;
+    await writeRaw(path, `{"a":${entry(0)},"b":${entry(8)},"a":${entry(16)}}`, data);
+    await assertFailsFast(() => loadSafetensors(path), /has the key "a" twice; file corrupt/);
+    // Equal after unescaping, and inside an entry.
+    await writeRaw(path, `{"a":${entry(0)},"b":${entry(8)},"\\u0061":${entry(16)}}`, data);
+    await assertFailsFast(() => loadSafetensors(path), /has the key "a" twice/);
+    await writeRaw(
+      path,
+      `{"a":{"dtype":"F32","shape":[2],"dtype":"F32","data_offsets":[0,24]}}`,
+      data,
+    );
+    await assertFailsFast(() => loadSafetensors(path), /has the key "dtype" twice in "a"/);
+    // Keys may repeat across objects and inside strings.
+    await writeRaw(path, {
+      __metadata__: { a: '"a":', format: "pt" },
+      a: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
+      b: { dtype: "F32", shape: [4], data_offsets: [8, 24] },
+    }, data);
+    assert.deepEqual([...(await loadSafetensors(path)).keys()], ["a", "b"]);
+  });
+});
+
+Deno.test("a 3 MB header with 50,000 tensors is validated and loaded quickly", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "many.safetensors");
+    const n = 50_000;
+    const header: Record<string, unknown> = {};
+    // Reverse offset order, so validation has to sort.
+    for (let i = 0; i < n; i++) {
+      header[`layer.${i}.w`] = {
+        dtype: "F32",
+        shape: [1],
+        data_offsets: [(n - 1 - i) * 4, (n - i) * 4],
+      };
+    }
+    const data = new Uint8Array(n * 4);
+    new Float32Array(data.buffer).forEach((_, i, a) => (a[i] = i));
+    await writeRaw(path, header, data);
+    const t0 = performance.now();
+    const loaded = await loadSafetensors(path);
+    const ms = performance.now() - t0;
+    assert.equal(loaded.size, n);
+    assert.deepEqual([...loaded.get("layer.0.w")!.data], [n - 1]);
+    assert.ok(ms < 4000, `50,000-tensor file took ${ms.toFixed(0)} ms`);
   });
 });
 

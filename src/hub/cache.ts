@@ -13,8 +13,17 @@
  */
 
 import { dirname, join, relative } from "node:path";
-import { isCommitHash } from "./repo.ts";
+import { isCommitHash, validateFilename, validateRevision } from "./repo.ts";
 import { writeAtomic } from "../util/write_atomic.ts";
+
+/** The last line of defence: a commit that names a folder or goes into `refs/` is 40 hex digits. */
+function assertCommit(commit: string, what: string): void {
+  if (!isCommitHash(commit)) {
+    throw new Error(
+      `${what}: ${JSON.stringify(commit.slice(0, 80))} is not a 40-hex-digit commit hash`,
+    );
+  }
+}
 
 /** Paths inside one repo's cache folder. */
 export class RepoCache {
@@ -23,6 +32,8 @@ export class RepoCache {
 
   /** `snapshots/{snapshot}/{filename}`. */
   snapshotPath(snapshot: string, filename: string): string {
+    validateRevision(snapshot, `${this.root}: snapshot`);
+    validateFilename(filename, `${this.root}: snapshot file`);
     return join(this.root, "snapshots", snapshot, filename);
   }
 
@@ -33,14 +44,17 @@ export class RepoCache {
 
   /** `.no_exist/{snapshot}/{filename}`. */
   noExistPath(snapshot: string, filename: string): string {
+    validateRevision(snapshot, `${this.root}: .no_exist snapshot`);
+    validateFilename(filename, `${this.root}: .no_exist file`);
     return join(this.root, ".no_exist", snapshot, filename);
   }
 
-  /** The commit recorded in `refs/{revision}`, or null. */
+  /** The commit recorded in `refs/{revision}`, or null (also when it is not a commit hash). */
   async readRef(revision: string): Promise<string | null> {
+    validateRevision(revision, `${this.root}: ref`);
     try {
       const text = (await Deno.readTextFile(join(this.root, "refs", revision))).trim();
-      return text === "" ? null : text;
+      return isCommitHash(text) ? text : null;
     } catch {
       return null;
     }
@@ -49,6 +63,8 @@ export class RepoCache {
   /** Records `refs/{revision}` = `commit` (atomically; skipped when revision is the commit). */
   async writeRef(revision: string, commit: string): Promise<void> {
     if (revision === commit) return;
+    validateRevision(revision, `${this.root}: ref`);
+    assertCommit(commit, `${this.root}: refs/${revision}`);
     const path = join(this.root, "refs", revision);
     if ((await this.readRef(revision)) === commit) return;
     await Deno.mkdir(dirname(path), { recursive: true });
@@ -77,6 +93,7 @@ export class RepoCache {
 
   /** Writes the `.no_exist/{commit}/{filename}` marker. */
   async markAbsent(commit: string, filename: string): Promise<void> {
+    assertCommit(commit, `${this.root}: .no_exist`);
     const path = this.noExistPath(commit, filename);
     await Deno.mkdir(dirname(path), { recursive: true });
     await Deno.writeFile(path, new Uint8Array(0));

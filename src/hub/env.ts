@@ -6,6 +6,7 @@
  */
 
 import { join } from "node:path";
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from "./download.ts";
 
 /** Reads one environment variable; returns undefined when unset or not permitted. */
 export type EnvGetter = (name: string) => string | undefined;
@@ -62,4 +63,30 @@ export function hubToken(env: EnvGetter = denoEnv): string | undefined {
 /** True when `HF_HUB_OFFLINE` is set to 1/true/yes/on: behave as `local_files_only`. */
 export function hubOffline(env: EnvGetter = denoEnv): boolean {
   return /^(1|true|yes|on)$/i.test(env("HF_HUB_OFFLINE") ?? "");
+}
+
+function seconds(env: EnvGetter, name: string, fallbackMs: number): number {
+  const raw = env(name);
+  if (raw === undefined) return fallbackMs;
+  const s = Number(raw);
+  if (!(s > 0) || !Number.isFinite(s)) {
+    throw new Error(`env ${name}=${JSON.stringify(raw)}: expected a positive number of seconds`);
+  }
+  return s * 1000;
+}
+
+/**
+ * Hub timeouts from the environment, as `huggingface_hub` names them: `HF_HUB_ETAG_TIMEOUT`
+ * (seconds to wait for response headers, default 10) and `HF_HUB_DOWNLOAD_TIMEOUT` (seconds a body
+ * may stall, default 10).
+ *
+ * @throws Error naming the variable when it is not a positive number.
+ */
+export function hubTimeouts(
+  env: EnvGetter = denoEnv,
+): { connectTimeoutMs: number; idleTimeoutMs: number } {
+  return {
+    connectTimeoutMs: seconds(env, "HF_HUB_ETAG_TIMEOUT", DEFAULT_CONNECT_TIMEOUT_MS),
+    idleTimeoutMs: seconds(env, "HF_HUB_DOWNLOAD_TIMEOUT", DEFAULT_IDLE_TIMEOUT_MS),
+  };
 }

@@ -7,13 +7,21 @@
 
 export { resolveModelFile, type ResolveModelFileOptions } from "./resolve.ts";
 export { resolveModelWeights, type ResolveModelWeightsOptions } from "./weights.ts";
-export type { ProgressCallback, ProgressInfo } from "./download.ts";
+export {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_METADATA_BYTES,
+  MAX_REDIRECTS,
+  type ProgressCallback,
+  type ProgressInfo,
+} from "./download.ts";
 export {
   DEFAULT_ENDPOINT,
   defaultCacheDir,
   type EnvGetter,
   hubEndpoint,
   hubOffline,
+  hubTimeouts,
   hubToken,
 } from "./env.ts";
 export { repoFolderName } from "./repo.ts";

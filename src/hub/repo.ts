@@ -5,7 +5,9 @@
  * @module
  */
 
-const REPO_PART = /^[\w.-]{1,96}$/;
+// As huggingface_hub's validate_repo_id: each part starts and ends with a word character, so
+// "." and ".." (and ".hidden") can never name a folder.
+const REPO_PART = /^(?=[\w.-]{1,96}$)\w(?:[\w.-]*\w)?$/;
 const COMMIT_HASH = /^[0-9a-f]{40}$/;
 
 /** True when `revision` is a full 40-hex-digit commit hash. */
@@ -15,7 +17,7 @@ export function isCommitHash(revision: string): boolean {
 
 /**
  * Checks a hub repo id (`name` or `org/name`: letters, digits, `_`, `-`, `.`, at most 96 each,
- * no `--` or `..`, not ending in `.git`).
+ * starting and ending with a letter, digit or `_`, no `--` or `..`, not ending in `.git`).
  *
  * @throws Error naming the id when it is invalid.
  */

@@ -9,12 +9,14 @@ import { dirname, join } from "node:path";
 import { blobNameFromEtag, isFile, RepoCache } from "./cache.ts";
 import { writeAtomic } from "../util/write_atomic.ts";
 import {
+  DEFAULT_MAX_METADATA_BYTES,
+  type DownloadLimits,
   fetchFollowingRedirects,
   type HubResponse,
   type ProgressCallback,
-  streamToFile,
+  readBody,
 } from "./download.ts";
-import { defaultCacheDir, hubEndpoint, hubOffline, hubToken } from "./env.ts";
+import { defaultCacheDir, hubEndpoint, hubOffline, hubTimeouts, hubToken } from "./env.ts";
 import {
   isCommitHash,
   repoFolderName,
@@ -43,6 +45,22 @@ export interface ResolveModelFileOptions {
   endpoint?: string;
   /** Access token for private or gated repos. Default: env `HF_TOKEN`. */
   token?: string;
+  /**
+   * Milliseconds to wait for the hub's response headers (each redirect hop); on timeout a cached
+   * copy is used, else an Error names the URL. Default: env `HF_HUB_ETAG_TIMEOUT` (seconds), else
+   * 10,000.
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Milliseconds a download may go without receiving a byte before it fails. Default: env
+   * `HF_HUB_DOWNLOAD_TIMEOUT` (seconds), else 10,000.
+   */
+  idleTimeoutMs?: number;
+  /**
+   * Largest accepted size in bytes of a `.json` file, and of any file whose size the server does
+   * not declare. Default 50,000,000. Other files must match their `Content-Length`.
+   */
+  maxMetadataBytes?: number;
 }
 
 interface Context {
@@ -53,6 +71,7 @@ interface Context {
   cache: RepoCache;
   required: boolean;
   emit: ProgressCallback;
+  limits: DownloadLimits;
 }
 
 async function localDirectory(idOrDir: string): Promise<string | null> {
@@ -125,9 +144,35 @@ async function failed(ctx: Context, hub: HubResponse, endpoint: string): Promise
   throw new Error(`downloading ${what} failed: HTTP ${response.status} from ${url}`);
 }
 
+/**
+ * Streams a response body into a new file with the request's idle timeout and size bounds.
+ *
+ * @throws Error naming the file on a stall, an over-long or short body, or a write failure; the
+ * caller removes the file.
+ */
+async function streamToFile(
+  hub: HubResponse,
+  ctx: Context,
+  path: string,
+  report: (loaded: number, total: number) => void,
+): Promise<number> {
+  const file = await Deno.open(path, { write: true, createNew: true });
+  try {
+    const loaded = await readBody(hub, ctx.filename, ctx.limits, async (chunk, n, total) => {
+      let off = 0;
+      while (off < chunk.byteLength) off += await file.write(chunk.subarray(off));
+      report(n, total);
+    });
+    await file.syncData();
+    return loaded;
+  } finally {
+    file.close();
+  }
+}
+
 async function download(ctx: Context, hub: HubResponse): Promise<string> {
   const { response, etag, url } = hub;
-  const commit = hub.commit && /^[\w.-]{1,128}$/.test(hub.commit) ? hub.commit : null;
+  const commit = hub.commit; // checked: 40 hex digits (fetchFollowingRedirects)
   const snapshot = commit ?? ctx.revision;
   const pointer = ctx.cache.snapshotPath(snapshot, ctx.filename);
   const blob = blobNameFromEtag(etag);
@@ -143,7 +188,7 @@ async function download(ctx: Context, hub: HubResponse): Promise<string> {
     await Deno.mkdir(dirname(target), { recursive: true });
     try {
       await writeAtomic(target, (tmp) =>
-        streamToFile(response, tmp, (loaded, total) =>
+        streamToFile(hub, ctx, tmp, (loaded, total) =>
           ctx.emit({
             status: "progress",
             ...base,
@@ -179,7 +224,7 @@ async function fromHub(
   if (token) headers["Authorization"] = `Bearer ${token}`;
   let hub: HubResponse;
   try {
-    hub = await fetchFollowingRedirects(url, headers);
+    hub = await fetchFollowingRedirects(url, headers, ctx.limits);
   } catch (e) {
     return await fromCache(ctx, `${url} could not be fetched (${(e as Error).message})`);
   }
@@ -189,6 +234,21 @@ async function fromHub(
   }
   if (!hub.response.ok) return await failed(ctx, hub, endpoint);
   return await download(ctx, hub);
+}
+
+function definedLimits(
+  options: ResolveModelFileOptions,
+): Partial<Pick<DownloadLimits, "connectTimeoutMs" | "idleTimeoutMs">> {
+  const out: Partial<Pick<DownloadLimits, "connectTimeoutMs" | "idleTimeoutMs">> = {};
+  for (const key of ["connectTimeoutMs", "idleTimeoutMs", "maxMetadataBytes"] as const) {
+    const v = options[key];
+    if (v === undefined) continue;
+    if (!(v > 0) || !Number.isFinite(v)) {
+      throw new Error(`resolveModelFile option ${key}: expected a positive number, got ${v}`);
+    }
+    if (key !== "maxMetadataBytes") out[key] = v;
+  }
+  return out;
 }
 
 /**
@@ -243,6 +303,11 @@ export async function resolveModelFile(
     cache: new RepoCache(join(cacheDir, repoFolderName(idOrDir))),
     required,
     emit,
+    limits: {
+      ...hubTimeouts(),
+      ...definedLimits(options),
+      maxMetadataBytes: options.maxMetadataBytes ?? DEFAULT_MAX_METADATA_BYTES,
+    },
   };
   emit({ status: "initiate", name: idOrDir, file: filename });
   const offline = options.local_files_only

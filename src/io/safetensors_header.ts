@@ -14,6 +14,7 @@ import {
   SAFETENSORS_DTYPE_SIZES,
   type SafetensorsDtype,
 } from "./safetensors_dtype.ts";
+import { findDuplicateKey } from "./json_duplicates.ts";
 import {
   looksLikePytorch,
   pytorchRefusalMessage,
@@ -62,7 +63,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * @throws Error naming the file and the tensor when the header is not an object, `__metadata__` is
  * not a string map, an entry lacks fields, the dtype is unknown, the shape is not an array of
  * non-negative safe integers, `product(shape) × dtype size ≠ end − begin`, offsets fall outside
- * the data area, or two tensors overlap.
+ * the data area, two tensors overlap, or the tensors leave a gap or trailing bytes in the data area.
  */
 export function validateHeaderJson(
   json: unknown,
@@ -89,7 +90,7 @@ export function validateHeaderJson(
     }
     entries.push(validateEntry(name, raw, dataBytes, path));
   }
-  checkNoOverlap(entries, path);
+  checkContiguous(entries, dataBytes, path);
   return { entries, metadata };
 }
 
@@ -145,18 +146,78 @@ function validateEntry(
   return { name, dtype, shape: [...shape as number[]], dataOffsets: [begin, end] };
 }
 
-function checkNoOverlap(entries: SafetensorsEntry[], path: string): void {
-  const sorted = entries.filter((e) => e.dataOffsets[1] > e.dataOffsets[0])
-    .sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0]);
-  for (let i = 1; i < sorted.length; i++) {
-    const prev = sorted[i - 1];
-    const cur = sorted[i];
-    if (cur.dataOffsets[0] < prev.dataOffsets[1]) {
+/**
+ * The data area must be tiled exactly, as the reference implementation's `validate` demands:
+ * sorted by offsets, each tensor starts where the previous one ended and the last one ends at the
+ * end of the file. One sort, so O(n log n) in the number of tensors.
+ */
+function checkContiguous(entries: SafetensorsEntry[], dataBytes: number, path: string): void {
+  const sorted = [...entries].sort((a, b) =>
+    a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1]
+  );
+  let pos = 0;
+  let prev: SafetensorsEntry | null = null;
+  for (const cur of sorted) {
+    const [begin] = cur.dataOffsets;
+    if (begin < pos) {
       throw new Error(
-        `${path}: tensor "${cur.name}" data_offsets [${cur.dataOffsets}] overlap tensor "${prev.name}" [${prev.dataOffsets}]`,
+        `${path}: tensor "${cur.name}" data_offsets [${cur.dataOffsets}] overlap tensor "${
+          prev!.name
+        }" [${prev!.dataOffsets}]`,
       );
     }
+    if (begin > pos) {
+      throw new Error(
+        `${path}: gap of ${begin - pos} bytes in the data area before tensor "${cur.name}" ` +
+          `(data_offsets [${cur.dataOffsets}], previous tensor ends at ${pos}); file corrupt`,
+      );
+    }
+    pos = cur.dataOffsets[1];
+    prev = cur;
   }
+  if (pos !== dataBytes) {
+    throw new Error(
+      `${path}: the data area holds ${dataBytes} bytes but the tensors cover ${pos}; ` +
+        `${dataBytes - pos} trailing bytes, file corrupt`,
+    );
+  }
+}
+
+/**
+ * Decodes, parses and validates the JSON header bytes (the `N` bytes after the length prefix).
+ *
+ * @param headerBytes the header (UTF-8 JSON, possibly space-padded)
+ * @param dataBytes size of the data area in bytes
+ * @param path the file name, used in error messages
+ * @throws Error naming the file when the bytes are not UTF-8 JSON, a key occurs twice in one
+ * object (`JSON.parse` would keep the last one silently), or {@link validateHeaderJson} fails.
+ */
+export function parseHeaderBytes(
+  headerBytes: Uint8Array,
+  dataBytes: number,
+  path: string,
+): { entries: SafetensorsEntry[]; metadata: Record<string, string> | null } {
+  let text: string;
+  let json: unknown;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(headerBytes);
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(
+      `${path}: safetensors header (${headerBytes.byteLength} bytes) is not valid UTF-8 JSON: ${
+        (e as Error).message
+      }`,
+    );
+  }
+  const dup = findDuplicateKey(text);
+  if (dup) {
+    throw new Error(
+      `${path}: safetensors header has the key ${JSON.stringify(dup.key)} twice${
+        dup.path ? ` in "${dup.path}"` : ""
+      }; file corrupt`,
+    );
+  }
+  return validateHeaderJson(json, dataBytes, path);
 }
 
 async function readExactly(file: Deno.FsFile, buf: Uint8Array, what: string): Promise<void> {
@@ -238,18 +299,8 @@ async function parseHeader(
   }
   const headerBytes = new Uint8Array(headerLen);
   await readAt(file, 8, headerBytes, path);
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(headerBytes));
-  } catch (e) {
-    throw new Error(
-      `${path}: safetensors header (${headerLen} bytes) is not valid UTF-8 JSON: ${
-        (e as Error).message
-      }`,
-    );
-  }
   const dataStart = 8 + headerLen;
-  const { entries, metadata } = validateHeaderJson(json, fileSize - dataStart, path);
+  const { entries, metadata } = parseHeaderBytes(headerBytes, fileSize - dataStart, path);
   return { path, fileSize, dataStart, entries, metadata };
 }
 

@@ -56,11 +56,22 @@ export async function loadSafetensors(
     const header = await readHeaderFromFile(file, path);
     const selected = selectEntries(header.entries, options.names, path);
     const out = new Map<string, LoadedTensor>();
+    // Loading everything: one read of the whole data area (validated to be exactly tiled by the
+    // tensors), not one positioned read per tensor — 50,000 small tensors load in one syscall.
+    const whole = options.names === undefined
+      ? new Uint8Array(header.fileSize - header.dataStart)
+      : null;
+    if (whole) await readAt(file, header.dataStart, whole, path);
     for (const entry of selected) {
       const [begin, end] = entry.dataOffsets;
       const where = `${path}: tensor "${entry.name}"`;
-      const bytes = new Uint8Array(end - begin);
-      await readAt(file, header.dataStart + begin, bytes, where);
+      let bytes: Uint8Array;
+      if (whole) {
+        bytes = whole.subarray(begin, end);
+      } else {
+        bytes = new Uint8Array(end - begin);
+        await readAt(file, header.dataStart + begin, bytes, where);
+      }
       out.set(entry.name, {
         dtype: entry.dtype,
         shape: [...entry.shape],

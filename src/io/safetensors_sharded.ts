@@ -62,6 +62,7 @@ export async function readSafetensorsIndex(path: string): Promise<SafetensorsInd
   }
   const weightMap: Record<string, string> = {};
   const shards: string[] = [];
+  const seen = new Set<string>();
   for (const [name, file] of Object.entries(json.weight_map)) {
     if (
       typeof file !== "string" || !file.endsWith(".safetensors") || /[\\/]/.test(file) ||
@@ -74,7 +75,10 @@ export async function readSafetensorsIndex(path: string): Promise<SafetensorsInd
       );
     }
     weightMap[name] = file;
-    if (!shards.includes(file)) shards.push(file);
+    if (!seen.has(file)) {
+      seen.add(file);
+      shards.push(file);
+    }
   }
   if (shards.length === 0) throw new Error(`${path}: safetensors index has an empty weight_map`);
   return { path, metadata: { ...(json.metadata ?? {}) }, weight_map: weightMap, shards };
