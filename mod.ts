@@ -74,6 +74,11 @@ export type {
   CausalLMOutput,
 } from "./src/models/llama/modeling_llama.ts";
 export { generate, pickToken } from "./src/models/llama/generate.ts";
+export { TextGenerationPipeline } from "./src/pipelines/text_generation.ts";
+export type {
+  TextGenerationOptions,
+  TextGenerationOutput,
+} from "./src/pipelines/text_generation.ts";
 export type { GenerateOptions } from "./src/models/llama/generate.ts";
 export {
   MAX_PARAMETER_BYTES,
@@ -98,6 +103,7 @@ export {
   MODEL_MAPPING,
   type ModelMapping,
 } from "./src/models/auto/registry.ts";
+export * from "./src/pipelines/mod.ts";
 export { AutoTokenizer, PreTrainedTokenizer } from "./src/data/auto_tokenizer.ts";
 export * from "./src/velora/mod.ts";
 export * from "./src/peft/mod.ts";
