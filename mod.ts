@@ -73,8 +73,17 @@ export type {
   CausalLMOutput,
 } from "./src/models/llama/modeling_llama.ts";
 export { generate, pickToken } from "./src/models/llama/generate.ts";
+export { TextGenerationPipeline } from "./src/pipelines/text_generation.ts";
+export type {
+  TextGenerationOptions,
+  TextGenerationOutput,
+} from "./src/pipelines/text_generation.ts";
 export type { GenerateOptions } from "./src/models/llama/generate.ts";
-export { MAX_PARAMETER_BYTES, type ParameterEstimate } from "./src/models/size_check.ts";
+export {
+  MAX_PARAMETER_BYTES,
+  MAX_PARAMETER_TENSORS,
+  type ParameterEstimate,
+} from "./src/models/size_check.ts";
 export {
   AutoConfig,
   type AutoConfigOptions,
