@@ -32,8 +32,9 @@ export type { TensorOptions } from "./src/tensor/tensor.ts";
 export type { DType } from "./src/tensor/dtype.ts";
 export { tidy } from "./src/tensor/scope.ts";
 export { isGradEnabled, noGrad, setGradEnabled } from "./src/autograd/grad_mode.ts";
+export { halfSaves, isHalfSaving } from "./src/autograd/half_saves.ts";
 export { GradNode, record, SavedTensor } from "./src/autograd/node.ts";
-export type { BackwardFn, SaveFn } from "./src/autograd/node.ts";
+export type { BackwardFn, SaveFn, SaveOptions } from "./src/autograd/node.ts";
 export { releaseGraph } from "./src/autograd/engine.ts";
 export * as ops from "./src/ops/mod.ts";
 export { checkpoint } from "./src/autograd/checkpoint.ts";
@@ -102,6 +103,7 @@ export {
   MODEL_MAPPING,
   type ModelMapping,
 } from "./src/models/auto/registry.ts";
+export * from "./src/pipelines/mod.ts";
 export { AutoTokenizer, PreTrainedTokenizer } from "./src/data/auto_tokenizer.ts";
 export * from "./src/velora/mod.ts";
 export * from "./src/peft/mod.ts";
