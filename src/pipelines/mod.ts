@@ -10,6 +10,7 @@ export {
   type PipelineLoader,
   SUPPORTED_TASKS,
   type TextClassifier,
+  type TextGenerator,
 } from "./pipeline.ts";
 export {
   type Encoded,
