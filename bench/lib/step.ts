@@ -14,6 +14,7 @@ import {
   BertForSequenceClassification,
   DECODER_VELORA_PRESETS,
   type Device,
+  enableHalfSavedActivations,
   get_peft_model,
   LlamaConfig,
   LlamaForCausalLM,
@@ -78,7 +79,10 @@ export const LLAMA_60M: ModelShape = {
   vocab: 32000,
 };
 
-/** Benchmarked modes. */
+/**
+ * Benchmarked modes. `lean` = VeLoRA on all six encoder linear types + recomputed attention
+ * (`attn_implementation: "flash_attention_2"`) + f16 saved activations.
+ */
 export const MODES = [
   "full",
   "velora-vd",
@@ -86,6 +90,7 @@ export const MODES = [
   "checkpointing",
   "lora",
   "lora-velora",
+  "lean",
 ] as const;
 /** One benchmarked mode. */
 export type BenchMode = typeof MODES[number];
@@ -194,6 +199,17 @@ export interface ModeResult {
   leaked_bytes: number;
   /** Trainable parameters. */
   parameters: number;
+  /** Peak bytes of parameters + gradients + optimizer state (independent of batch × seq). */
+  static_bytes: number;
+  /** Peak bytes of parameters + optimizer state (gradients are freed by zero_grad). */
+  param_opt_bytes: number;
+  /**
+   * Reserved bytes after the timed steps: live + the pool's free buffers (PyTorch's
+   * `memory_reserved()`; the pool only grows in a steady loop, so this is its peak).
+   */
+  reserved_bytes: number;
+  /** CPU ms of every timed step (empty where /proc is missing). */
+  step_cpu_all: number[];
   /** VeLoRA layers patched (0 for other modes). */
   velora_layers: number;
 }
@@ -246,10 +262,12 @@ export function buildBenchModel(
     max_position_embeddings: Math.max(512, seq),
     num_labels: 2,
   });
+  if (mode === "lean") config.attn_implementation = "flash_attention_2";
   const model = new BertForSequenceClassification(device, config, { seed });
   model.train();
   let veloraLayers = 0;
   if (mode === "checkpointing") model.gradient_checkpointing_enable();
+  if (mode === "lean") enableHalfSavedActivations(model);
   if (mode === "lora" || mode === "lora-velora") {
     const peft = get_peft_model(
       model,
@@ -267,7 +285,7 @@ export function buildBenchModel(
     const adapters = mode === "lora-velora" ? peft.base_model.loraLayers().length : 0;
     return { model: peft, veloraLayers: adapters };
   }
-  if (mode === "velora-vd" || mode === "velora-all") {
+  if (mode === "velora-vd" || mode === "velora-all" || mode === "lean") {
     const report = applyVeLoRA(model, {
       target_modules: VELORA_PRESETS[mode === "velora-vd" ? "vd" : "all"],
       num_groups: NUM_GROUPS,
@@ -291,7 +309,7 @@ export function buildLlamaBenchModel(
   mode: BenchMode,
   seed: number,
 ): { model: LlamaForCausalLM; veloraLayers: number } {
-  if (mode === "lora" || mode === "lora-velora") {
+  if (mode === "lora" || mode === "lora-velora" || mode === "lean") {
     throw new Error(`bench: mode ${mode} is not benchmarked on ${shape.name}`);
   }
   const config = new LlamaConfig({
@@ -356,6 +374,7 @@ export async function measureMode(device: Device, o: MeasureModeOptions): Promis
   const warmupMs: number[] = [];
   const times: number[] = [];
   let others: number | null = null;
+  let reserved = 0;
   try {
     for (let i = 0; i < o.warmup; i++) {
       warmupMs.push(await step(false));
@@ -373,11 +392,15 @@ export async function measureMode(device: Device, o: MeasureModeOptions): Promis
       log(`  ${shape.name}/${o.mode}: step ${i + 1}/${o.steps} ${times.at(-1)!.toFixed(0)} ms`);
     }
     others = othersLoad(c0, cpuClock(), performance.now() - w0);
+    await device.sync();
+    reserved = device.memory.liveBytes + device.memory.pooledBytes;
   } finally {
     optimizer.dispose();
     model.dispose();
   }
   const peak = device.memory.peakBytes;
+  const pc = device.memory.peakByCategory;
+  const staticBytes = pc.parameter + pc.gradient + pc.optimizer;
   const loss = lastLoss ? await (lastLoss as Tensor).item() : NaN;
   (lastLoss as Tensor | null)?.dispose();
   await device.sync();
@@ -402,6 +425,10 @@ export async function measureMode(device: Device, o: MeasureModeOptions): Promis
     leaked_bytes: leaked,
     parameters: plain.reduce((s, p) => s + p.numel, 0),
     velora_layers: veloraLayers,
+    static_bytes: staticBytes,
+    param_opt_bytes: pc.parameter + pc.optimizer,
+    reserved_bytes: reserved,
+    step_cpu_all: cpu.length === times.length ? [...cpu] : [],
   };
 }
 
