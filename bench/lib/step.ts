@@ -23,6 +23,8 @@ import {
   Tensor,
 } from "../../mod.ts";
 import { trainStep } from "../../src/train/step.ts";
+// The Trainer's defaults (HF TrainingArguments): the benchmark steps as a default run does.
+import { TRAINING_ARGS_DEFAULTS as D } from "../../src/train/training_args.ts";
 import { VELORA_PRESETS } from "../../src/train/job.ts";
 import { cpuClock, othersLoad } from "./cpu.ts";
 import { mulberry32 } from "../../src/util/rng.ts";
@@ -349,7 +351,7 @@ export async function measureMode(device: Device, o: MeasureModeOptions): Promis
   const { model, veloraLayers } = buildBenchModel(device, shape, o.dims.seq, o.mode, o.seed);
   const params = [...model.named_parameters()].filter(([, p]) => p.requiresGrad);
   const plain = params.map(([, p]) => p);
-  const optimizer = new AdamW(params, { lr: 5e-5, weight_decay: 0 });
+  const optimizer = new AdamW(params, { lr: D.learning_rate, weight_decay: D.weight_decay });
   const { batch } = o;
   let activation = 0;
   let lastLoss: Tensor | null = null;
@@ -357,7 +359,9 @@ export async function measureMode(device: Device, o: MeasureModeOptions): Promis
   const step = async (keepLoss: boolean): Promise<number> => {
     const c0 = cpuClock();
     const t0 = performance.now();
-    const r = await trainStep({ model, optimizer, params: plain, max_grad_norm: 1 }, [batch]);
+    const r = await trainStep({ model, optimizer, params: plain, max_grad_norm: D.max_grad_norm }, [
+      batch,
+    ]);
     const [loss] = r.losses;
     r.gradNorm.dispose();
     activation = Math.max(activation, r.activationBytes);
