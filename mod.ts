@@ -31,6 +31,7 @@ export { Storage } from "./src/tensor/storage.ts";
 export type { TensorOptions } from "./src/tensor/tensor.ts";
 export type { DType } from "./src/tensor/dtype.ts";
 export { free, tidy } from "./src/tensor/scope.ts";
+export type { Disposable } from "./src/tensor/scope.ts";
 export { isGradEnabled, noGrad, setGradEnabled } from "./src/autograd/grad_mode.ts";
 export { halfSaves, isHalfSaving } from "./src/autograd/half_saves.ts";
 export { GradNode, record, SavedTensor } from "./src/autograd/node.ts";
