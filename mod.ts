@@ -32,8 +32,9 @@ export type { TensorOptions } from "./src/tensor/tensor.ts";
 export type { DType } from "./src/tensor/dtype.ts";
 export { tidy } from "./src/tensor/scope.ts";
 export { isGradEnabled, noGrad, setGradEnabled } from "./src/autograd/grad_mode.ts";
+export { halfSaves, isHalfSaving } from "./src/autograd/half_saves.ts";
 export { GradNode, record, SavedTensor } from "./src/autograd/node.ts";
-export type { BackwardFn, SaveFn } from "./src/autograd/node.ts";
+export type { BackwardFn, SaveFn, SaveOptions } from "./src/autograd/node.ts";
 export { releaseGraph } from "./src/autograd/engine.ts";
 export * as ops from "./src/ops/mod.ts";
 export { checkpoint } from "./src/autograd/checkpoint.ts";
@@ -73,8 +74,17 @@ export type {
   CausalLMOutput,
 } from "./src/models/llama/modeling_llama.ts";
 export { generate, pickToken } from "./src/models/llama/generate.ts";
+export { TextGenerationPipeline } from "./src/pipelines/text_generation.ts";
+export type {
+  TextGenerationOptions,
+  TextGenerationOutput,
+} from "./src/pipelines/text_generation.ts";
 export type { GenerateOptions } from "./src/models/llama/generate.ts";
-export { MAX_PARAMETER_BYTES, type ParameterEstimate } from "./src/models/size_check.ts";
+export {
+  MAX_PARAMETER_BYTES,
+  MAX_PARAMETER_TENSORS,
+  type ParameterEstimate,
+} from "./src/models/size_check.ts";
 export {
   AutoConfig,
   type AutoConfigOptions,
@@ -93,6 +103,7 @@ export {
   MODEL_MAPPING,
   type ModelMapping,
 } from "./src/models/auto/registry.ts";
+export * from "./src/pipelines/mod.ts";
 export { AutoTokenizer, PreTrainedTokenizer } from "./src/data/auto_tokenizer.ts";
 export * from "./src/velora/mod.ts";
 export * from "./src/peft/mod.ts";
@@ -121,6 +132,28 @@ export {
   type TrainingArgumentsInit,
 } from "./src/train/training_args.ts";
 export { trainStep } from "./src/train/step.ts";
+export {
+  evaluateLM,
+  PRETRAIN_CONFIGS,
+  pretrainConfig,
+  type PretrainMetrics,
+  type PretrainMode,
+  type PretrainRun,
+  type PretrainRunOptions,
+  runPretrain,
+  setupPretrainMode,
+} from "./src/train/pretrain.ts";
+export {
+  EOS_TOKEN,
+  type LMCorpus,
+  type LMCorpusOptions,
+  prepareLMCorpus,
+} from "./src/data/corpus_lm.ts";
+export {
+  type ChatMessage,
+  type ChatTemplateOptions,
+  renderChatTemplate,
+} from "./src/data/chat_template.ts";
 export {
   describeFlags,
   type MonitorReading,

@@ -7,8 +7,12 @@
 //   --seq N | small=128,base=128 tokens per row
 //   --steps N             timed steps per mode (median reported)
 //   --warmup N            untimed steps per mode first (compiles pipelines, initialises VeLoRA v)
-//   --modes full,velora-vd,velora-all,checkpointing,lora,lora-velora   modes to run ("full"
-//                         is always included; lora = PEFT LoRA on q/v of a frozen model)
+//   --modes full,velora-vd,velora-all,checkpointing,lora,lora-velora,lean   modes to run ("full"
+//                         is always included; lora = PEFT LoRA on q/v of a frozen model;
+//                         lean = VeLoRA-all + recomputed attention + f16 saved activations)
+//   --rounds N            interleaved rounds (default 2 with --quick, else 3): every round runs
+//                         every mode once (A B C, then B C A, ...); time ratios are per round,
+//                         reported as the median (min–max) over rounds
 //   --quick               fewer steps, small model + a reduced BERT-base run (< 5 min on llvmpipe)
 //   --torch               also run bench/peers/torch_step.py (PyTorch CPU) on the small-BERT shape
 //   --torch-threads N     torch.set_num_threads for the peer (default 2)
@@ -19,6 +23,9 @@
 //                         "full" baseline only when --modes names it); other rows are kept
 //   --help
 //
+// Modes are interleaved: each round builds every mode's model afresh and times `--steps` steps,
+// so machine drift hits all modes alike; step_ms and step_cpu_ms are medians over all rounds'
+// steps, and every "vs full" time ratio is the median of the per-round ratios with its min–max.
 // Every mode builds a fresh model with the same seed and trains on the same random batch (i32
 // ids, full attention mask, labels). A step is the Trainer's: forward with labels in `tidy`,
 // backward, clipGradNormCoef → AdamW.step({gradScale}), zero_grad, then one `await device.sync()`.
@@ -42,6 +49,7 @@ import {
   uploadBatch,
 } from "./lib/step.ts";
 import {
+  fitTable,
   markdownTable,
   type ResultRow,
   type Results,
@@ -52,8 +60,8 @@ import { runTorchPeer, torchVersion } from "./lib/torch_peer.ts";
 import { cpuCount } from "./lib/cpu.ts";
 
 const HELP = `deno task bench [--quick] [--models base,small] [--batch N|small=8,base=2]
-  [--seq N|small=128,base=128] [--steps N] [--warmup N]
-  [--modes full,velora-vd,velora-all,checkpointing,lora,lora-velora]
+  [--seq N|small=128,base=128] [--steps N] [--warmup N] [--rounds N]
+  [--modes full,velora-vd,velora-all,checkpointing,lora,lora-velora,lean]
   [--torch] [--torch-threads N] [--seed N] [--no-save] [--merge]`;
 
 const argv = [...Deno.args];
@@ -68,6 +76,7 @@ const KNOWN = new Set([
   "--seq",
   "--steps",
   "--warmup",
+  "--rounds",
   "--modes",
   "--torch-threads",
   "--seed",
@@ -140,6 +149,7 @@ for (const m of modes) if (!MODES.includes(m)) fail(`unknown mode "${m}" (${MODE
 const fullAsked = modes.includes("full");
 if (!fullAsked) modes.unshift("full"); // the ratio baseline
 const warmup = int("--warmup", DEFAULTS.warmup);
+const rounds = int("--rounds", quick ? 2 : 3, 1);
 const seed = int("--seed", 0);
 const torchThreads = int("--torch-threads", 2, 1);
 
@@ -147,6 +157,78 @@ const command = `deno task bench${Deno.args.length ? " " + Deno.args.join(" ") :
 const log = (m: string) => console.error(m);
 log(`adapter: ${device.describe()}${software ? "" : " (hardware)"}; cpus: ${cpuCount() ?? "?"}`);
 log(`command: ${command}`);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+/** {median, min, max} of per-round ratios, null when a round lacks the value. */
+function spread(
+  rs: ModeResult[],
+  base: ModeResult[],
+  pick: (r: ModeResult) => number | null,
+): { median: number; min: number; max: number } | null {
+  const ratios: number[] = [];
+  for (let i = 0; i < rs.length; i++) {
+    const a = pick(rs[i]);
+    const b = base[i] ? pick(base[i]) : null;
+    if (a === null || b === null || !(b > 0)) return null;
+    ratios.push(a / b);
+  }
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    median: round(median(ratios)),
+    min: round(Math.min(...ratios)),
+    max: round(Math.max(...ratios)),
+  };
+}
+
+/** One row from a mode's rounds: medians over all timed steps, ratios per round. */
+function aggregate(rs: ModeResult[], base: ModeResult[]): ResultRow {
+  const r0 = rs[0];
+  const all = rs.flatMap((r) => r.step_ms_all);
+  const cpuAll = rs.flatMap((r) => r.step_cpu_all);
+  const stepMs = median(all);
+  const max = (f: (r: ModeResult) => number) => Math.max(...rs.map(f));
+  const peak = max((r) => r.peak_bytes);
+  const staticBytes = max((r) => r.static_bytes);
+  // Per sequence: what the peak holds beyond weights and optimizer state (activations and the
+  // forward's temporaries; gradients are freed by zero_grad and allocated after the forward).
+  // The budget keeps room for all gradients too, so the estimate errs on the safe side.
+  const perSeq = (peak - max((r) => r.param_opt_bytes)) / r0.batch;
+  const fits: Record<string, number> = {};
+  for (const gib of [4, 8, 16]) {
+    fits[`${gib}GiB`] = Math.max(0, Math.floor((gib * 2 ** 30 - staticBytes) / perSeq));
+  }
+  return {
+    model: r0.model,
+    mode: r0.mode,
+    batch: r0.batch,
+    seq: r0.seq,
+    peak_bytes: peak,
+    activation_bytes: max((r) => r.activation_bytes),
+    step_ms: stepMs,
+    tokens_per_second: (r0.batch * r0.seq) / (stepMs / 1000),
+    step_cpu_ms: cpuAll.length === all.length ? median(cpuAll) : null,
+    step_ratio: spread(rs, base, (r) => r.step_ms),
+    cpu_ratio: spread(rs, base, (r) => r.step_cpu_ms),
+    rounds: rs.length,
+    static_bytes: staticBytes,
+    activation_bytes_per_seq: Math.round(max((r) => r.activation_bytes) / r0.batch),
+    peak_bytes_per_seq: Math.round(perSeq),
+    reserved_bytes: max((r) => r.reserved_bytes),
+    fits_batch: fits,
+    step_ms_all: all.map((x) => Math.round(x * 10) / 10),
+    warmup_ms: rs.flatMap((r) => r.warmup_ms.map((x) => Math.round(x))),
+    loss: rs.at(-1)!.loss,
+    others_load: Math.round(max((r) => r.others_load ?? 0) * 100) / 100,
+    leaked_bytes: max((r) => Math.abs(r.leaked_bytes)),
+    parameters: r0.parameters,
+    velora_layers: r0.velora_layers,
+  };
+}
 
 const rows: ResultRow[] = [];
 const notes: string[] = [];
@@ -169,64 +251,50 @@ for (const name of modelNames) {
   );
   const host = randomBatch(batch, seq, shape.vocab, seed);
   const gpuBatch = uploadBatch(device, host);
+  const byMode = new Map<BenchMode, ModeResult[]>(modes.map((m) => [m, []]));
   try {
-    for (const mode of modes) {
-      const t0 = performance.now();
-      const r: ModeResult = await measureMode(device, {
-        shape,
-        mode,
-        batch: gpuBatch,
-        dims: { batch, seq },
-        warmup,
-        steps,
-        seed,
-        log,
-      });
-      const { model, mode: md, batch: b, seq: s, peak_bytes, activation_bytes } = r;
-      rows.push({
-        model,
-        mode: md,
-        batch: b,
-        seq: s,
-        peak_bytes,
-        activation_bytes,
-        step_ms: r.step_ms,
-        tokens_per_second: r.tokens_per_second,
-        step_cpu_ms: r.step_cpu_ms,
-        step_ms_all: r.step_ms_all.map((x) => Math.round(x * 10) / 10),
-        warmup_ms: r.warmup_ms.map((x) => Math.round(x)),
-        loss: r.loss,
-        others_load: r.others_load === null ? null : Math.round(r.others_load * 100) / 100,
-        leaked_bytes: r.leaked_bytes,
-        parameters: r.parameters,
-        velora_layers: r.velora_layers,
-      });
-      log(
-        `  ${name}/${mode}: median ${r.step_ms.toFixed(0)} ms, ` +
-          `${r.tokens_per_second.toFixed(0)} tokens/s, peak ${
-            (r.peak_bytes / 2 ** 20).toFixed(1)
-          } MiB, ` +
-          `activations ${(r.activation_bytes / 2 ** 20).toFixed(1)} MiB, loss ${
-            r.loss.toFixed(4)
-          } ` +
-          `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
-      );
-      if (!Number.isFinite(r.loss)) notes.push(`${name}/${mode}: the loss is ${r.loss}`);
-      // "Near the baseline": what one mode leaves behind must be below 1 MiB.
-      if (Math.abs(r.leaked_bytes) > 2 ** 20) {
-        const msg = `${name}/${mode}: live bytes did not return to the baseline after dispose ` +
-          `(${r.leaked_bytes} bytes left)`;
-        log(`  WARNING ${msg}`);
-        notes.push(msg);
-      }
-      if (r.others_load !== null && r.others_load > 0.25) {
-        notes.push(
-          `${name}/${mode}: other processes used ${
-            r.others_load.toFixed(2)
-          } cores during the timed steps (timings contended)`,
+    for (let round = 0; round < rounds; round++) {
+      // Rotate the order each round: no mode always runs first or right after another.
+      const order = modes.map((_, i) => modes[(i + round) % modes.length]);
+      for (const mode of order) {
+        const t0 = performance.now();
+        const r: ModeResult = await measureMode(device, {
+          shape,
+          mode,
+          batch: gpuBatch,
+          dims: { batch, seq },
+          warmup,
+          steps,
+          seed,
+          log,
+        });
+        byMode.get(mode)!.push(r);
+        log(
+          `  ${name}/${mode} (round ${round + 1}/${rounds}): median ${r.step_ms.toFixed(0)} ms, ` +
+            `CPU ${r.step_cpu_ms?.toFixed(0) ?? "?"} ms, peak ${
+              (r.peak_bytes / 2 ** 20).toFixed(1)
+            } MiB, activations ${(r.activation_bytes / 2 ** 20).toFixed(1)} MiB, loss ${
+              r.loss.toFixed(4)
+            } (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
         );
+        if (!Number.isFinite(r.loss)) notes.push(`${name}/${mode}: the loss is ${r.loss}`);
+        // "Near the baseline": what one mode leaves behind must be below 1 MiB.
+        if (Math.abs(r.leaked_bytes) > 2 ** 20) {
+          const msg = `${name}/${mode}: live bytes did not return to the baseline after dispose ` +
+            `(${r.leaked_bytes} bytes left)`;
+          log(`  WARNING ${msg}`);
+          notes.push(msg);
+        }
+        if (r.others_load !== null && r.others_load > 0.25) {
+          notes.push(
+            `${name}/${mode} round ${round + 1}: other processes used ${
+              r.others_load.toFixed(2)
+            } cores during the timed steps (timings contended)`,
+          );
+        }
       }
     }
+    for (const mode of modes) rows.push(aggregate(byMode.get(mode)!, byMode.get("full")!));
   } finally {
     disposeGpuBatch(gpuBatch);
   }
@@ -266,6 +334,12 @@ for (const name of modelNames) {
 }
 
 const totalS = (performance.now() - started) / 1000;
+notes.push(
+  `Time ratios: median over ${rounds} interleaved round(s) of (mode ÷ full) per round, min–max in ` +
+    "parentheses; CPU = this process's CPU time per step (the software adapter's GPU threads " +
+    "included). Fits: largest batch at this seq whose peak (static + (peak − static) per " +
+    "sequence × batch) stays within the budget.",
+);
 if (torchRow) {
   notes.push(
     `pytorch-cpu: plain PyTorch ${torchRow.torch ?? ""} on the CPU (${torchRow.threads} threads, ` +
@@ -275,7 +349,7 @@ if (torchRow) {
 }
 notes.push(
   `Ratios are to the "full" row of the same model and batch × seq; VeLoRA uses num_groups ` +
-    `${NUM_GROUPS}, init batch_average_once; ${warmup} warm-up step(s) per mode; total ` +
+    `${NUM_GROUPS}, init batch_average_once; ${warmup} warm-up step(s) per mode and round; total ` +
     `${totalS.toFixed(0)} s.`,
 );
 
@@ -311,7 +385,7 @@ async function mergedRows(fresh: ResultRow[]): Promise<ResultRow[]> {
   );
   return out;
 }
-const table = markdownTable(results.rows);
+const table = markdownTable(results.rows) + "\n" + fitTable(results.rows);
 console.log(`\n${table}`);
 for (const n of notes) console.log(`- ${n}`);
 if (!opts.has("--no-save")) {

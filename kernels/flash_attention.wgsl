@@ -1,14 +1,14 @@
 // Recomputed attention (FlashAttention-2, Dao 2023, arXiv 2307.08691, Algorithms 1 and 2):
 // O = dropout(softmax(scale · Q·Kᵀ + mask [+ causal])) · V without a [B, H, Sq, Sk] tensor.
-// Three entry points: `forward` (O and the row statistics), `backward_q` (D = rowsum(dO ⊙ O), kept
-// in the statistics, and dQ) and `backward_kv` (dK, dV; run after backward_q, it reads D).
+// Three entry points: `forward` (O and the row statistics), `backward_q` (dQ and D = rowsum(dO ⊙ O)
+// = Σ_j P_ij dP_ij, kept in the statistics) and `backward_kv` (dK, dV; after backward_q, reads D).
 //
 // Assembled by src/ops/flash_attention.ts, which expands two line markers before compiling:
 //   a line containing `$c` is repeated for c = 0 .. NC-1 (NC = head_dim / 4 vec4 chunks), `$c`
 //   replaced by c: the head dimension is unrolled by hand because the WGSL → llvmpipe path neither
 //   unrolls loops nor keeps indexed arrays in registers (see kernels/matmul.wgsl);
-//   a line ending in `// @f16` is kept only when the saved tensors (Q, K, V, O read by backward)
-//   are packed f16, one ending in `// @f32` only when they are f32.
+//   a line ending in `// @f16` is kept only when the saved tensors (Q, K, V read by backward) are
+//   packed f16, one ending in `// @f32` only when they are f32.
 //
 // Tiling, the llvmpipe way (each invocation is one SIMD lane and every storage load is a per-lane
 // scalar loop, so loads dominate): an invocation owns 4 rows (queries, or keys in backward_kv)
@@ -66,7 +66,6 @@ const NEG_MAX: f32 = -3.4028234663852886e38;
 // forward outputs
 @group(0) @binding(5) var<storage, read_write> O: array<vec4f>; // [B, Sq, Hq, head_dim]
 @group(0) @binding(6) var<storage, read_write> stats: array<vec4f>; // [B, Hq, Sq] (m, log l, D, 0)
-@group(0) @binding(7) var<storage, read_write> O16: array<vec2u>; // packed f16 copy of O // @f16
 // backward inputs
 @group(0) @binding(1) var<storage, read> Qs: array<vec4f>; // @f32
 @group(0) @binding(2) var<storage, read> Ks: array<vec4f>; // @f32
@@ -77,9 +76,7 @@ const NEG_MAX: f32 = -3.4028234663852886e38;
 @group(0) @binding(5) var<storage, read> dO: array<vec4f>; // [B, Sq, Hq, head_dim]
 // backward_q: reads (m, log l) of the statistics and writes D into their third component
 @group(0) @binding(6) var<storage, read_write> qstats: array<vec4f>;
-@group(0) @binding(7) var<storage, read> Os: array<vec4f>; // @f32
-@group(0) @binding(7) var<storage, read> Os: array<vec2u>; // @f16
-@group(0) @binding(8) var<storage, read_write> dQ: array<vec4f>;
+@group(0) @binding(7) var<storage, read_write> dQ: array<vec4f>;
 // backward_kv (8 storage buffers per entry point at most: WebGPU's default limit)
 @group(0) @binding(6) var<storage, read> kstats: array<vec4f>;
 @group(0) @binding(7) var<storage, read_write> dK: array<vec4f>;
@@ -88,12 +85,10 @@ const NEG_MAX: f32 = -3.4028234663852886e38;
 fn ldQ(i: u32) -> vec4f { return Qs[i]; } // @f32
 fn ldK(i: u32) -> vec4f { return Ks[i]; } // @f32
 fn ldV(i: u32) -> vec4f { return Vs[i]; } // @f32
-fn ldO(i: u32) -> vec4f { return Os[i]; } // @f32
 fn unpack4(w: vec2u) -> vec4f { return vec4f(unpack2x16float(w.x), unpack2x16float(w.y)); } // @f16
 fn ldQ(i: u32) -> vec4f { return unpack4(Qs[i]); } // @f16
 fn ldK(i: u32) -> vec4f { return unpack4(Ks[i]); } // @f16
 fn ldV(i: u32) -> vec4f { return unpack4(Vs[i]); } // @f16
-fn ldO(i: u32) -> vec4f { return unpack4(Os[i]); } // @f16
 
 // PCG-RXS-M-XS hash, as kernels/dropout.wgsl.
 fn pcg(v: vec4u) -> vec4u {
@@ -220,27 +215,19 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid:
   let rs = p.Hq * NC;
   let sr = (t.b * p.Hq + t.h) * p.Sq + t.r0;
   if (t.r0 < p.Sq) {
-    let o$c = T$c[0] * inv.x;
-    O[ob + t.r0 * rs + $cu] = o$c;
-    O16[ob + t.r0 * rs + $cu] = vec2u(pack2x16float(o$c.xy), pack2x16float(o$c.zw)); // @f16
+    O[ob + t.r0 * rs + $cu] = T$c[0] * inv.x;
     stats[sr] = vec4f(m.x, logl.x, 0.0, 0.0);
   }
   if (t.r0 + 1u < p.Sq) {
-    let o$c = T$c[1] * inv.y;
-    O[ob + (t.r0 + 1u) * rs + $cu] = o$c;
-    O16[ob + (t.r0 + 1u) * rs + $cu] = vec2u(pack2x16float(o$c.xy), pack2x16float(o$c.zw)); // @f16
+    O[ob + (t.r0 + 1u) * rs + $cu] = T$c[1] * inv.y;
     stats[sr + 1u] = vec4f(m.y, logl.y, 0.0, 0.0);
   }
   if (t.r0 + 2u < p.Sq) {
-    let o$c = T$c[2] * inv.z;
-    O[ob + (t.r0 + 2u) * rs + $cu] = o$c;
-    O16[ob + (t.r0 + 2u) * rs + $cu] = vec2u(pack2x16float(o$c.xy), pack2x16float(o$c.zw)); // @f16
+    O[ob + (t.r0 + 2u) * rs + $cu] = T$c[2] * inv.z;
     stats[sr + 2u] = vec4f(m.z, logl.z, 0.0, 0.0);
   }
   if (t.r0 + 3u < p.Sq) {
-    let o$c = T$c[3] * inv.w;
-    O[ob + (t.r0 + 3u) * rs + $cu] = o$c;
-    O16[ob + (t.r0 + 3u) * rs + $cu] = vec2u(pack2x16float(o$c.xy), pack2x16float(o$c.zw)); // @f16
+    O[ob + (t.r0 + 3u) * rs + $cu] = T$c[3] * inv.w;
     stats[sr + 3u] = vec4f(m.w, logl.w, 0.0, 0.0);
   }
 }
@@ -258,10 +245,12 @@ fn backward_q(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l
   let q4 = vec4u(t.r0) + vec4u(0u, 1u, 2u, 3u);
   let Q$c = transpose(mat4x4f(ldQ(qr.x + $cu), ldQ(qr.y + $cu), ldQ(qr.z + $cu), ldQ(qr.w + $cu))) * p.scale;
   let G$c = transpose(mat4x4f(dO[orow.x + $cu], dO[orow.y + $cu], dO[orow.z + $cu], dO[orow.w + $cu]));
-  // D = rowsum(dO ⊙ O) (FA2's D_i; O is the dropped-out output).
+  // FA2's D_i = rowsum(dO ⊙ O) = Σ_j P_ij dP_ij, accumulated here from the recomputed blocks
+  // instead of read from a saved O (which then need not be kept, and which in f16 would make
+  // Σ_j dS_ij ≠ 0). dQ = scale · Σ_j P_ij (dP_ij − D_i) k_j = scale · (A − D ⊙ B) with
+  // A = Σ_j P_ij dP_ij k_j and B = Σ_j P_ij k_j.
   var D = vec4f();
-  let Ot$c = transpose(mat4x4f(ldO(orow.x + $cu), ldO(orow.y + $cu), ldO(orow.z + $cu), ldO(orow.w + $cu)));
-  D += (G$c[0] * Ot$c[0] + G$c[1] * Ot$c[1]) + (G$c[2] * Ot$c[2] + G$c[3] * Ot$c[3]);
+  var B$c = mat4x4f();
   let sr = (t.b * p.Hq + t.h) * p.Sq;
   let st0 = qstats[sr + qc.x];
   let st1 = qstats[sr + qc.y];
@@ -300,10 +289,18 @@ fn backward_q(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l
       g2 = select(vec4f(), g2 * p.dscale, keep(erow + j + 2u));
       g3 = select(vec4f(), g3 * p.dscale, keep(erow + j + 3u));
     }
-    let dS = mat4x4f(p0 * (g0 - D), p1 * (g1 - D), p2 * (g2 - D), p3 * (g3 - D));
-    dQ$c += dS * transpose(K$c);
+    let pg0 = p0 * g0;
+    let pg1 = p1 * g1;
+    let pg2 = p2 * g2;
+    let pg3 = p3 * g3;
+    D += (pg0 + pg1) + (pg2 + pg3);
+    let PG = mat4x4f(pg0, pg1, pg2, pg3);
+    let Pm = mat4x4f(p0, p1, p2, p3);
+    let Kt$c = transpose(K$c);
+    dQ$c += PG * Kt$c;
+    B$c += Pm * Kt$c;
   }
-  let T$c = transpose(dQ$c) * p.scale;
+  let T$c = transpose(mat4x4f(dQ$c[0] - D * B$c[0], dQ$c[1] - D * B$c[1], dQ$c[2] - D * B$c[2], dQ$c[3] - D * B$c[3])) * p.scale;
   let r1 = qb + t.r0 * p.qsS;
   if (t.r0 < p.Sq) {
     dQ[r1 + $cu] = T$c[0];

@@ -52,8 +52,8 @@ Deno.test("flash_attention_2 equals eager with dropout on (same masks) and keeps
     assertTensorClose(flash.grads.get(name)!, g, 1e-4, `grad ${name}`, 1e-7);
   }
   // Per layer, eager keeps the probabilities [B, H, S, S]; flash keeps statistics [B, H, S, 4]
-  // instead, and the mask [B, S] once (every layer saves the same one). The context is kept in
-  // both (the output projection saves it).
+  // instead, and the mask [B, S] once (every layer saves the same one). Q, K, V and the context
+  // (saved by the output projection) are kept in both.
   const [b, s] = inp.input_ids.shape;
   const probs = b * 4 * s * s * 4;
   const stats = b * 4 * s * 16;

@@ -83,7 +83,7 @@ function options(
 
 const quiet = () => {};
 
-for (const mode of ["full", "velora", "lora-velora"] as const) {
+for (const mode of ["full", "velora", "lora-velora", "lean"] as const) {
   Deno.test(`--resume after an interruption gives the same model as an uninterrupted run (${mode})`, async () => {
     const device = await testDevice();
     const tmp = await Deno.makeTempDir();

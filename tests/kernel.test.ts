@@ -65,12 +65,34 @@ Deno.test("defineKernel rejects names the WGSL does not declare, naming the kern
     /uniform field "count" is not in struct Params \(fields: n, scale, shift, offsets, _pad\)/,
   );
   assert.throws(
-    () => defineKernel({ name: "t.wgsl", code, bindings: ["src"], constants: ["WG"] }),
+    () =>
+      defineKernel({
+        name: "t.wgsl",
+        code,
+        bindings: ["src", "dst"],
+        uniforms: ["n"],
+        constants: ["WG"],
+      }),
     /constant "WG" is not a WGSL override \(it declares: BIAS\)/,
   );
   assert.throws(
     () => defineKernel({ name: "t.wgsl", code, entryPoint: "forward", bindings: [] }),
     /no @compute entry point "forward" \(it declares: main\)/,
+  );
+  // Layout "auto" binds what the entry point uses (through the functions it calls), no more.
+  assert.throws(
+    () => defineKernel({ name: "t.wgsl", code, bindings: ["src"], uniforms: ["n"] }),
+    /uses storage dst, src; declared but unused: none; used but not declared: dst/,
+  );
+  const unusedCode = code.replace("dst[i] = src[i] * p.scale", "dst[i] = p.scale");
+  assert.throws(
+    () =>
+      defineKernel({ name: "t.wgsl", code: unusedCode, bindings: ["src", "dst"], uniforms: ["n"] }),
+    /declared but unused: src/,
+  );
+  assert.throws(
+    () => defineKernel({ name: "t.wgsl", code, bindings: ["src", "dst"] }),
+    /the entry point reads the uniform p: declare the fields it uses/,
   );
 });
 

@@ -312,3 +312,45 @@ Deno.test("LoRA + VeLoRA keeps z instead of the adapters' input: activation byte
   assert.equal(lora - lv, 2 * (21 * 32 * 4 - Math.ceil((21 * 8) / 2) * 4));
   Object.values(inp).forEach((t) => t.dispose());
 });
+
+Deno.test("lora_dropout: a training forward drops the adapter input, eval does not; rslora scaling; load_state_dict by runtime names", async () => {
+  const device = await testDevice();
+  assert.equal(new LoraConfig({ r: 4, lora_alpha: 8 }).scaling, 2);
+  assert.equal(new LoraConfig({ r: 4, lora_alpha: 8, use_rslora: true }).scaling, 4);
+  const peft = get_peft_model(
+    await bert(),
+    new LoraConfig({
+      r: 2,
+      target_modules: ["value"],
+      lora_dropout: 0.5,
+      init_lora_weights: false,
+    }),
+  );
+  // PEFT runtime names in load_state_dict (strict: false for a partial dict).
+  const name = "base_model.model.bert.encoder.layer.0.attention.self.value.lora_B.default.weight";
+  const b = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i) * 0.5);
+  const res = peft.load_state_dict({ [name]: b }, { strict: false });
+  assert.deepEqual(res.unexpected_keys, []);
+  assert.deepEqual(await peft.get_parameter(name).toArray(), b);
+  const inp = await loadInputs(device);
+  const logits = async (train: boolean) => {
+    peft.train(train);
+    const l = noGrad(() => tidy(() => peft.forward(inp).logits.keep() as Tensor));
+    const out = await l.toArray();
+    l.dispose();
+    return out;
+  };
+  const evalA = await logits(false);
+  const trainA = await logits(true);
+  const evalB = await logits(false);
+  assert.deepEqual(evalA, evalB, "eval: no dropout");
+  assert.ok(trainA.some((v, i) => Math.abs(v - evalA[i]) > 1e-4), "training: the input is dropped");
+  peft.train();
+  const out = step(peft, inp);
+  out.loss.backward();
+  const a = peft.get_parameter(name.replace("lora_B", "lora_A"));
+  assert.ok(a.grad && (await a.grad.toArray()).some((v) => v !== 0));
+  [out.logits, out.loss].forEach((t) => t.dispose());
+  Object.values(inp).forEach((t) => t.dispose());
+  peft.dispose();
+});

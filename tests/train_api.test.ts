@@ -131,14 +131,16 @@ Deno.test("the job's CLI accepts HF run_glue.py spellings beside its own flags",
   assert.throws(() => parseFinetuneArgs(["--warmup-ratio", "1.5"]), /--warmup-ratio.*\[0, 1\]/);
   assert.throws(() => parseFinetuneArgs(["--max_grad_norm=-1"]), /--max-grad-norm/);
   assert.throws(() => parseFinetuneArgs(["--bogus"]), CliError);
-  // LoRA modes and flags; --mode all runs all five modes.
+  // LoRA modes and flags; --mode all runs all six modes (lean included).
   assert.deepEqual(parseFinetuneArgs(["--mode", "all"]).modes, [
     "full",
     "velora",
     "checkpointing",
     "lora",
     "lora-velora",
+    "lean",
   ]);
+  assert.deepEqual(parseFinetuneArgs(["--mode", "lean"]).modes, ["lean"]);
   const lora = parseFinetuneArgs([
     "--mode",
     "lora-velora",

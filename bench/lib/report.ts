@@ -55,6 +55,28 @@ function ratio(v: number | null, base: number | null | undefined): string {
   return v === null || base === null || base === undefined ? DASH : formatRatio(v, base);
 }
 
+interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+function isSpread(x: unknown): x is Spread {
+  return typeof x === "object" && x !== null && typeof (x as Spread).median === "number";
+}
+
+/** "0.85× (0.80–0.91)" from per-round ratios; the plain ratio for single-run rows. */
+function timeRatio(
+  s: unknown,
+  v: number | null,
+  base: number | null | undefined,
+): string {
+  if (!isSpread(s)) return ratio(v, base);
+  return s.min === s.max
+    ? `${s.median.toFixed(2)}×`
+    : `${s.median.toFixed(2)}× (${s.min.toFixed(2)}–${s.max.toFixed(2)})`;
+}
+
 /** The Markdown table: one line per row, ratios to the "full" row of the same model and shape. */
 export function markdownTable(rows: ResultRow[]): string {
   const head = [
@@ -90,16 +112,63 @@ export function markdownTable(rows: ResultRow[]): string {
       mib(r.activation_bytes),
       ratio(r.activation_bytes, base?.activation_bytes),
       r.step_ms.toFixed(0),
-      ratio(r.step_ms, base?.step_ms),
+      timeRatio(r.step_ratio, r.step_ms, base?.step_ms),
       r.tokens_per_second.toFixed(0),
       ratio(r.tokens_per_second, base?.tokens_per_second),
-      ...(withCpu ? [cpu(r)?.toFixed(0) ?? DASH, ratio(cpu(r), base ? cpu(base) : null)] : []),
+      ...(withCpu
+        ? [cpu(r)?.toFixed(0) ?? DASH, timeRatio(r.cpu_ratio, cpu(r), base ? cpu(base) : null)]
+        : []),
     ];
   });
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
   return [
     line(head),
     `|${right.map((r) => (r ? " ---: " : " --- ")).join("|")}|`,
+    ...body.map(line),
+  ].join("\n") + "\n";
+}
+
+/**
+ * "How big a batch fits": per (model, mode) the static bytes (weights, gradients, optimizer
+ * state), activation and peak bytes per sequence, reserved bytes (live + pooled) next to the peak,
+ * and the largest batch at the measured seq whose peak fits in 4, 8 and 16 GiB.
+ */
+export function fitTable(rows: ResultRow[]): string {
+  const withFit = rows.filter((r) => typeof r.static_bytes === "number");
+  if (!withFit.length) return "";
+  const head = [
+    "model",
+    "mode",
+    "seq",
+    "static",
+    "activations / seq",
+    "peak / seq",
+    "peak (live)",
+    "reserved",
+    "batch in 4 GiB",
+    "8 GiB",
+    "16 GiB",
+  ];
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  const body = withFit.map((r) => {
+    const fits = (r.fits_batch ?? {}) as Record<string, number>;
+    return [
+      r.model,
+      r.mode,
+      String(r.seq),
+      mib(r.static_bytes as number),
+      mib(r.activation_bytes_per_seq as number),
+      mib(r.peak_bytes_per_seq as number),
+      mib(r.peak_bytes),
+      mib(typeof r.reserved_bytes === "number" ? r.reserved_bytes : null),
+      String(fits["4GiB"] ?? DASH),
+      String(fits["8GiB"] ?? DASH),
+      String(fits["16GiB"] ?? DASH),
+    ];
+  });
+  return [
+    line(head),
+    `| --- | --- |${" ---: |".repeat(head.length - 2)}`,
     ...body.map(line),
   ].join("\n") + "\n";
 }
@@ -131,6 +200,7 @@ export async function writeResultsMarkdown(
     "",
     markdownTable(results.rows).trimEnd(),
     "",
+    ...(fitTable(results.rows) ? [fitTable(results.rows).trimEnd(), ""] : []),
     ...notes.map((n) => `- ${n}`),
     ...(notes.length ? [""] : []),
     END,

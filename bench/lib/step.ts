@@ -13,6 +13,7 @@ import {
   BertConfig,
   BertForSequenceClassification,
   type Device,
+  enableHalfSavedActivations,
   get_peft_model,
   LoraConfig,
   type PeftModel,
@@ -59,7 +60,10 @@ export const BERT_SMALL: ModelShape = {
   vocab: 30522,
 };
 
-/** Benchmarked modes. */
+/**
+ * Benchmarked modes. `lean` = VeLoRA on all six encoder linear types + recomputed attention
+ * (`attn_implementation: "flash_attention_2"`) + f16 saved activations.
+ */
 export const MODES = [
   "full",
   "velora-vd",
@@ -67,6 +71,7 @@ export const MODES = [
   "checkpointing",
   "lora",
   "lora-velora",
+  "lean",
 ] as const;
 /** One benchmarked mode. */
 export type BenchMode = typeof MODES[number];
@@ -169,6 +174,17 @@ export interface ModeResult {
   leaked_bytes: number;
   /** Trainable parameters. */
   parameters: number;
+  /** Peak bytes of parameters + gradients + optimizer state (independent of batch × seq). */
+  static_bytes: number;
+  /** Peak bytes of parameters + optimizer state (gradients are freed by zero_grad). */
+  param_opt_bytes: number;
+  /**
+   * Reserved bytes after the timed steps: live + the pool's free buffers (PyTorch's
+   * `memory_reserved()`; the pool only grows in a steady loop, so this is its peak).
+   */
+  reserved_bytes: number;
+  /** CPU ms of every timed step (empty where /proc is missing). */
+  step_cpu_all: number[];
   /** VeLoRA layers patched (0 for other modes). */
   velora_layers: number;
 }
@@ -220,10 +236,12 @@ export function buildBenchModel(
     max_position_embeddings: Math.max(512, seq),
     num_labels: 2,
   });
+  if (mode === "lean") config.attn_implementation = "flash_attention_2";
   const model = new BertForSequenceClassification(device, config, { seed });
   model.train();
   let veloraLayers = 0;
   if (mode === "checkpointing") model.gradient_checkpointing_enable();
+  if (mode === "lean") enableHalfSavedActivations(model);
   if (mode === "lora" || mode === "lora-velora") {
     const peft = get_peft_model(
       model,
@@ -241,7 +259,7 @@ export function buildBenchModel(
     const adapters = mode === "lora-velora" ? peft.base_model.loraLayers().length : 0;
     return { model: peft, veloraLayers: adapters };
   }
-  if (mode === "velora-vd" || mode === "velora-all") {
+  if (mode === "velora-vd" || mode === "velora-all" || mode === "lean") {
     const report = applyVeLoRA(model, {
       target_modules: VELORA_PRESETS[mode === "velora-vd" ? "vd" : "all"],
       num_groups: NUM_GROUPS,
@@ -287,6 +305,7 @@ export async function measureMode(device: Device, o: MeasureModeOptions): Promis
   const warmupMs: number[] = [];
   const times: number[] = [];
   let others: number | null = null;
+  let reserved = 0;
   try {
     for (let i = 0; i < o.warmup; i++) {
       warmupMs.push(await step(false));
@@ -304,11 +323,15 @@ export async function measureMode(device: Device, o: MeasureModeOptions): Promis
       log(`  ${shape.name}/${o.mode}: step ${i + 1}/${o.steps} ${times.at(-1)!.toFixed(0)} ms`);
     }
     others = othersLoad(c0, cpuClock(), performance.now() - w0);
+    await device.sync();
+    reserved = device.memory.liveBytes + device.memory.pooledBytes;
   } finally {
     optimizer.dispose();
     model.dispose();
   }
   const peak = device.memory.peakBytes;
+  const pc = device.memory.peakByCategory;
+  const staticBytes = pc.parameter + pc.gradient + pc.optimizer;
   const loss = lastLoss ? await (lastLoss as Tensor).item() : NaN;
   (lastLoss as Tensor | null)?.dispose();
   await device.sync();
@@ -333,5 +356,9 @@ export async function measureMode(device: Device, o: MeasureModeOptions): Promis
     leaked_bytes: leaked,
     parameters: plain.reduce((s, p) => s + p.numel, 0),
     velora_layers: veloraLayers,
+    static_bytes: staticBytes,
+    param_opt_bytes: pc.parameter + pc.optimizer,
+    reserved_bytes: reserved,
+    step_cpu_all: cpu.length === times.length ? [...cpu] : [],
   };
 }

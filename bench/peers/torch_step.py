@@ -125,13 +125,16 @@ def main(argv=None):
     ap.add_argument("--vocab", type=int, default=30522)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda (bench/gpu.sh)")
     a = ap.parse_args(argv)
     if a.steps < 1 or a.batch < 1 or a.seq < 1 or a.seq > 512:
         ap.error("--steps, --batch must be ≥ 1 and --seq in [1, 512]")
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
+    dev = torch.device(a.device)
     model = BertForSequenceClassification(a.vocab, a.hidden, a.layers, a.heads, a.intermediate)
+    model.to(dev)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.0)
     g = torch.Generator().manual_seed(a.seed)
@@ -139,6 +142,8 @@ def main(argv=None):
     attention_mask = torch.ones(a.batch, a.seq, dtype=torch.long)
     token_type_ids = torch.zeros(a.batch, a.seq, dtype=torch.long)
     labels = torch.randint(0, 2, (a.batch,), generator=g)
+    input_ids, attention_mask, token_type_ids, labels = (
+        t.to(dev) for t in (input_ids, attention_mask, token_type_ids, labels))
 
     def step():
         t0, c0 = time.perf_counter(), time.process_time()
@@ -147,6 +152,8 @@ def main(argv=None):
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
         ms, cpu_ms = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
         return ms, cpu_ms, loss.item()
 
@@ -160,7 +167,8 @@ def main(argv=None):
     print(json.dumps({
         "framework": "pytorch",
         "torch": torch.__version__,
-        "device": "cpu",
+        "device": a.device,
+        "peak_bytes": torch.cuda.max_memory_allocated() if dev.type == "cuda" else None,
         "threads": torch.get_num_threads(),
         "blas": blas_library(),
         "batch": a.batch,

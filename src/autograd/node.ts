@@ -1,5 +1,7 @@
 import type { Tensor } from "../tensor/tensor.ts";
 import { isGradEnabled } from "./grad_mode.ts";
+import { isHalfSaving } from "./half_saves.ts";
+import { fromHalf, toHalf } from "../tensor/half.ts";
 import { runBackward } from "./engine.ts";
 
 /**
@@ -8,23 +10,42 @@ import { runBackward } from "./engine.ts";
  */
 export class SavedTensor {
   #t: Tensor | null;
+  /** True when #t is a packed-f16 copy of the f32 tensor the op saved. */
+  readonly #half: boolean;
+  #unpacked: Tensor | null = null;
 
-  /** Saves `t` (its storage counts as "activation" while it is a workspace buffer). */
-  constructor(t: Tensor) {
-    t.storage.save();
+  /**
+   * Saves `t` (its storage counts as "activation" while it is a workspace buffer). With
+   * `options.half` inside `halfSaves`, an f32 `t` is kept as a packed-f16 copy instead.
+   */
+  constructor(t: Tensor, options: SaveOptions = {}) {
+    this.#half = !!options.half && isHalfSaving() && t.dtype === "f32" && t.numel > 0;
+    const kept = this.#half ? toHalf(t) : t;
+    kept.storage.save();
     // A private handle that no tidy scope owns: the save reference keeps the buffer alive.
-    this.#t = t.view().keep();
+    this.#t = kept.view().keep();
     this.#t.storage.release();
+    if (this.#half) kept.dispose();
   }
 
-  /** The saved tensor. @throws {Error} after release. */
+  /**
+   * The saved tensor. A packed-f16 save is unpacked to f32 on first access (a temporary of the
+   * current `tidy` scope: the engine runs each backward in one).
+   * @throws {Error} after release.
+   */
   get tensor(): Tensor {
     if (!this.#t) {
       throw new Error(
         "Trying to backward through the graph a second time: saved tensors were already freed",
       );
     }
-    return this.#t;
+    if (!this.#half) return this.#t;
+    return this.#unpacked ??= fromHalf(this.#t);
+  }
+
+  /** Whether this save is held as packed f16. */
+  get isHalf(): boolean {
+    return this.#half;
   }
 
   /** Drops the saved reference. */
@@ -89,8 +110,17 @@ export class GradNode {
   }
 }
 
+/** Options of a {@linkcode SaveFn} call. */
+export interface SaveOptions {
+  /**
+   * The op's backward tolerates this tensor rounded to f16 (normalisation and activation
+   * inputs): inside `halfSaves` it is then kept as packed f16. Default false.
+   */
+  half?: boolean;
+}
+
 /** Saves a tensor for backward inside {@linkcode record}'s `build` callback. */
-export type SaveFn = (t: Tensor) => SavedTensor;
+export type SaveFn = (t: Tensor, options?: SaveOptions) => SavedTensor;
 
 /**
  * Attaches an autograd node to `out` when grad mode is on and any input requires grad; otherwise
@@ -105,8 +135,8 @@ export function record(
 ): Tensor {
   if (!isGradEnabled() || !inputs.some((t) => t?.requiresGrad)) return out;
   const saved: SavedTensor[] = [];
-  const backward = build((t) => {
-    const s = new SavedTensor(t);
+  const backward = build((t, options) => {
+    const s = new SavedTensor(t, options);
     saved.push(s);
     return s;
   });

@@ -1,6 +1,7 @@
 import { dirname, join } from "node:path";
 import { resolveModelFile, type ResolveModelFileOptions } from "../hub/resolve.ts";
 import { loadDefaultVocab } from "./default_vocab.ts";
+import { type ChatMessage, renderChatTemplate } from "./chat_template.ts";
 import { writeAtomic } from "../util/write_atomic.ts";
 import {
   encodeBatch,
@@ -83,6 +84,74 @@ export class PreTrainedTokenizer {
       maxLength: options.max_length ?? Math.min(512, this.model_max_length),
       padding: options.padding,
     });
+  }
+
+  /** The parsed `tokenizer_config.json` ({} when absent or unreadable). */
+  get tokenizer_config(): Record<string, unknown> {
+    try {
+      const v = JSON.parse(this.#files["tokenizer_config.json"] ?? "{}");
+      return typeof v === "object" && v !== null && !Array.isArray(v) ? v : {};
+    } catch {
+      return {};
+    }
+  }
+
+  /** `tokenizer_config.json`'s `chat_template` (a Jinja string), or null. */
+  get chat_template(): string | null {
+    const t = this.tokenizer_config.chat_template;
+    return typeof t === "string" ? t : null;
+  }
+
+  #special(name: string): string | null {
+    const v = this.tokenizer_config[name];
+    if (typeof v === "string") return v;
+    const c = (v as { content?: unknown } | null)?.content;
+    return typeof c === "string" ? c : null;
+  }
+
+  /** The end-of-sequence token's id (from `eos_token` in tokenizer_config.json), or null. */
+  get eos_token_id(): number | null {
+    const t = this.#special("eos_token");
+    return t === null ? null : this.loaded.tokenizer.token_to_id(t) ?? null;
+  }
+
+  /** The beginning-of-sequence token's id, or null. */
+  get bos_token_id(): number | null {
+    const t = this.#special("bos_token");
+    return t === null ? null : this.loaded.tokenizer.token_to_id(t) ?? null;
+  }
+
+  /**
+   * HF `apply_chat_template`: renders the chat template (`tokenizer_config.json`'s, or
+   * `options.chat_template`) with `@huggingface/jinja`, passing `messages`,
+   * `add_generation_prompt` and the special tokens (`bos_token`, `eos_token`, ...). Returns the
+   * token ids (encoded without adding special tokens, as HF), or the text with `tokenize: false`.
+   * @throws {Error} when there is no template or it fails to render.
+   */
+  apply_chat_template(
+    messages: readonly ChatMessage[],
+    options: { add_generation_prompt?: boolean; tokenize?: boolean; chat_template?: string } = {},
+  ): number[] | string {
+    const template = options.chat_template ?? this.chat_template;
+    if (!template) {
+      throw new Error(
+        "apply_chat_template: this tokenizer has no chat_template (tokenizer_config.json); " +
+          "pass options.chat_template",
+      );
+    }
+    const specials: Record<string, string> = {};
+    for (
+      const k of ["bos_token", "eos_token", "unk_token", "pad_token", "sep_token", "cls_token"]
+    ) {
+      const v = this.#special(k);
+      if (v !== null) specials[k] = v;
+    }
+    const text = renderChatTemplate(template, messages, {
+      ...specials,
+      add_generation_prompt: options.add_generation_prompt ?? false,
+    });
+    if (options.tokenize === false) return text;
+    return this.encode(text, { add_special_tokens: false });
   }
 
   /** Writes the tokenizer files (tokenizer.json or vocab.txt, tokenizer_config.json) into `dir`. */

@@ -56,3 +56,10 @@ export {
 export { bertTokenizerJson, type WordPieceOptions } from "./wordpiece.ts";
 export { AutoTokenizer, PreTrainedTokenizer } from "./auto_tokenizer.ts";
 export { DEFAULT_VOCAB_PACKAGE, defaultTokenizer, loadDefaultVocab } from "./default_vocab.ts";
+export {
+  type BPETrainOptions,
+  bytesToUnicode,
+  GPT2_SPLIT,
+  trainByteLevelBPE,
+} from "./bpe_train.ts";
+export { type BrownParagraph, detokenizeBrown, loadBrownCorpus } from "./brown.ts";

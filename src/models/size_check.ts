@@ -15,15 +15,25 @@ export interface ParameterEstimate {
   largest: { elements: number; fields: string[] };
   /** The field that multiplies most of `total` (e.g. num_hidden_layers), for the message. */
   dominant: string;
+  /** Number of parameter tensors (each is its own GPU buffer). */
+  tensors: number;
+  /** The field that multiplies the tensor count, with its value (e.g. num_hidden_layers). */
+  repeat: { field: string; value: number };
 }
 
 /** Parameter bytes no model may exceed, whatever the device reports (a sane bound: 64 GiB). */
 export const MAX_PARAMETER_BYTES = 64 * 2 ** 30;
 
 /**
+ * Parameter tensors no model may exceed (each is a GPU buffer and a JS object; 65,536 is ~4,000
+ * transformer layers, 40× the deepest released checkpoints).
+ */
+export const MAX_PARAMETER_TENSORS = 65536;
+
+/**
  * Checks a config's parameters against the device: the largest tensor must fit one GPU buffer
- * (`maxBufferSize` and `maxStorageBufferBindingSize`) and the total must stay under
- * {@linkcode MAX_PARAMETER_BYTES}.
+ * (`maxBufferSize` and `maxStorageBufferBindingSize`), the total must stay under
+ * {@linkcode MAX_PARAMETER_BYTES} and the tensor count under {@linkcode MAX_PARAMETER_TENSORS}.
  * @throws {Error} naming the config source, the field(s) and the sizes.
  */
 export function checkParameterBudget(
@@ -32,6 +42,12 @@ export function checkParameterBudget(
 ): void {
   const est = config.estimateParameters();
   const source = config.source ?? "config";
+  if (!(est.tensors <= MAX_PARAMETER_TENSORS)) {
+    throw new Error(
+      `${source}: ${est.repeat.field} = ${est.repeat.value} needs ${est.tensors} parameter ` +
+        `tensors, beyond the ${MAX_PARAMETER_TENSORS} velora accepts`,
+    );
+  }
   const limit = Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize);
   const largestBytes = est.largest.elements * 4;
   if (!(largestBytes <= limit)) {

@@ -26,6 +26,7 @@ export { EXTRA_STATE_NAME, loadExtraState, saveExtraState } from "./extra_state_
 export { LayerNorm, type LayerNormOptions } from "./layernorm.ts";
 export { Embedding, type EmbeddingOptions } from "./embedding.ts";
 export { Dropout, type DropoutOptions } from "./dropout.ts";
+export { enableHalfSavedActivations } from "./half_saved.ts";
 export * as init from "./init.ts";
 export type { Generator } from "./init.ts";
 export {

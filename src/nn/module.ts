@@ -21,6 +21,7 @@
 
 import type { Device } from "../runtime/device.ts";
 import { Tensor } from "../tensor/tensor.ts";
+import { halfSaves } from "../autograd/half_saves.ts";
 import { tidy } from "../tensor/scope.ts";
 
 const PARAMETERS = new WeakSet<Tensor>();
@@ -155,6 +156,12 @@ export class Module {
   training = true;
 
   /**
+   * Keep the f16-tolerant tensors this module's forward saves for backward as packed f16 (see
+   * `halfSaves`; set on a whole model with `enableHalfSavedActivations`). Default false.
+   */
+  saveHalfActivations = false;
+
+  /**
    * Runs `this.forward(...args)` inside its own {@linkcode tidy} scope (PyTorch `module(x)`):
    * every tensor the forward creates and does not return is freed when it returns, so a forward
    * reads as the math and frees its intermediates as it goes, one module at a time. Tensors saved
@@ -164,7 +171,8 @@ export class Module {
     this: M,
     ...args: Parameters<M["forward"]>
   ): ReturnType<M["forward"]> {
-    return tidy(() => this.forward(...args)) as ReturnType<M["forward"]>;
+    const run = () => tidy(() => this.forward(...args)) as ReturnType<M["forward"]>;
+    return (this as unknown as Module).saveHalfActivations ? halfSaves(run) : run();
   }
 
   /** Sets training mode on this module and, recursively, on every child. Returns `this`. */

@@ -132,7 +132,7 @@ function activation(x: Tensor, op: "tanh" | "gelu" | "relu", name: string): Tens
   checkF32(x, op);
   const out = elementwise("unary", UNARY[op], Tensor.empty(x.device, x.shape), x, null);
   return record(out, [x], name, (save) => {
-    const sx = save(x);
+    const sx = save(x, { half: true });
     return (g) => [
       elementwise("unary_backward", UNARY[op], Tensor.empty(x.device, x.shape), sx.tensor, g),
     ];

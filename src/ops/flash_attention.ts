@@ -1,5 +1,6 @@
 import { record } from "../autograd/node.ts";
 import { isGradEnabled } from "../autograd/grad_mode.ts";
+import { isHalfSaving } from "../autograd/half_saves.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/flash_attention.wgsl" with { type: "text" };
 import { checkArgs, seedKey, threshold } from "./dropout.ts";
@@ -24,7 +25,10 @@ export interface FlashAttentionOptions {
    * flash-attention layout; default) or "bhsd" = [B, H, S, head_dim]. The output is always bshd.
    */
   layout?: "bshd" | "bhsd";
-  /** Save q, k, v and the output for backward as packed f16 (half the bytes). Default false. */
+  /**
+   * Save q, k, v for backward as packed f16 (half the bytes). Default: on inside `halfSaves`, off
+   * outside.
+   */
   saveHalf?: boolean;
 }
 
@@ -126,7 +130,7 @@ type FlashKernel = Kernel<string, Uniform, "CAUSAL" | "DROPOUT">;
 
 const BINDINGS: Record<Entry, string[]> = {
   forward: ["Qf", "Kf", "Vf", "mask", "O", "stats"],
-  backward_q: ["Qs", "Ks", "Vs", "mask", "dO", "qstats", "Os", "dQ"],
+  backward_q: ["Qs", "Ks", "Vs", "mask", "dO", "qstats", "dQ"],
   backward_kv: ["Qs", "Ks", "Vs", "mask", "dO", "kstats", "dK", "dV"],
 };
 
@@ -142,7 +146,7 @@ function kernel(hd: number, half: boolean, entry: Entry): FlashKernel {
       name: `flash_attention.wgsl[head_dim ${hd}, ${half ? "f16" : "f32"} saved]`,
       code: flashSource(hd / 4, half),
       entryPoint: entry,
-      bindings: entry === "forward" && half ? [...BINDINGS.forward, "O16"] : BINDINGS[entry],
+      bindings: BINDINGS[entry],
       uniforms: UNIFORMS,
       constants: ["CAUSAL", "DROPOUT"],
     }) as FlashKernel;
@@ -200,11 +204,12 @@ function uniforms(
  * `causal` get probability exactly 0. Dropout uses the mask of `dropout(probs, p, seed)` on the
  * eager probabilities [B, Hq, Sq, Sk] (same seed, same kept entries).
  *
- * Saves (when recording): q, k, v, O (packed f16 copies with `saveHalf`) and f32 row statistics
- * [B, Hq, Sq, 4] (running max, log-sum; backward writes D = rowsum(dO ⊙ O) into the third), and
- * the mask, O(B·S·H·d) in all — never O(S²).
- * Backward: dQ, dK, dV by FlashAttention-2's Algorithm 2 (D = rowsum(dO ⊙ O); P recomputed per
- * 4×4 block); the mask gets no gradient.
+ * Saves (when recording): q, k, v (packed f16 copies with `saveHalf`), f32 row statistics
+ * [B, Hq, Sq, 4] (running max, log-sum; backward writes D into the third) and the mask:
+ * O(B·S·H·d) in all, never O(S²), and not the output (which the next layer usually keeps anyway).
+ * Backward: dQ, dK, dV by FlashAttention-2's Algorithm 2, P recomputed per 4×4 block, with
+ * D_i = rowsum(dO ⊙ O)_i accumulated as Σ_j P_ij dP_ij during the dQ pass instead of read from a
+ * saved O; the mask gets no gradient.
  *
  * @throws {Error} naming the tensors and shapes when they do not fit, when d is not a multiple of
  * 4 or exceeds 256, when the mask is not f32 [B, Sk], or for a bad dropout p or seed.
@@ -240,15 +245,13 @@ export function flashAttention(
     checkBinding(device, t.numel * 4, `flashAttention ${n} [${t.shape}]`);
   }
   const grads = isGradEnabled() && [q, k, v].some((t) => t.requiresGrad);
-  const half = (options.saveHalf ?? false) && grads;
-  const out16 = half ? Tensor.empty(device, out.shape, { dtype: "f16" }) : null;
+  const half = (options.saveHalf ?? isHalfSaving()) && grads;
   const tilesQ = Math.ceil(g.Sq / ROWS_PER_WORKGROUP);
   const [gx, gy] = grid(tilesQ * g.B * g.Hq);
   const constants = { CAUSAL: causal, DROPOUT: p > 0 };
-  const bindings: Record<string, Tensor | null> = { Qf: q, Kf: k, Vf: v, mask, O: out, stats };
-  if (out16) bindings.O16 = out16;
-  kernel(g.hd, half, "forward").launch(device, {
-    bindings,
+  // The forward reads f32 inputs: one kernel whatever the saved dtype.
+  kernel(g.hd, false, "forward").launch(device, {
+    bindings: { Qf: q, Kf: k, Vf: v, mask, O: out, stats },
     uniforms: uniforms(g, gx, tilesQ, !!mask, scale, p, seed),
     constants,
     workgroups: [gx, gy],
@@ -264,7 +267,6 @@ export function flashAttention(
     const sq = keep(q);
     const sk = keep(k);
     const sv = keep(v);
-    const so = save(out16 ?? out);
     const ss = save(stats);
     // The mask [B, Sk] is tiny; callers free theirs after the forward.
     const sm = mask ? save(mask) : null;
@@ -281,7 +283,7 @@ export function flashAttention(
         dO: grad,
       };
       kernel(g.hd, half, "backward_q").launch(device, {
-        bindings: { ...saved, qstats: ss.tensor, Os: so.tensor, dQ: dq },
+        bindings: { ...saved, qstats: ss.tensor, dQ: dq },
         uniforms: uniforms(g, qx, tilesQ, !!mask, scale, p, seed),
         constants,
         workgroups: [qx, qy],
@@ -304,6 +306,5 @@ export function flashAttention(
   });
   // The saved references (if any) keep these alive for backward.
   stats.dispose();
-  out16?.dispose();
   return result;
 }

@@ -75,7 +75,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12):
     });
   }
   const out = record(y, [x, weight, bias], "LayerNormBackward", (save) => {
-    const sx = save(x);
+    const sx = save(x, { half: true });
     const ss = save(stats);
     const sw = x.requiresGrad ? save(weight) : null;
     return (g) => {

@@ -66,7 +66,7 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
     });
   }
   const out = record(y, [x, weight], "RMSNormBackward", (save) => {
-    const sx = save(x);
+    const sx = save(x, { half: true });
     const sr = save(rstd);
     const sw = x.requiresGrad ? save(weight) : null;
     return (g) => {

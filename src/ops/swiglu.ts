@@ -36,8 +36,8 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
     });
   }
   return record(out, [gate, up], "SwiGLUBackward", (save) => {
-    const sg = save(gate);
-    const su = save(up);
+    const sg = save(gate, { half: true });
+    const su = save(up, { half: true });
     return (g) => {
       const dg = Tensor.empty(device, gate.shape);
       const du = Tensor.empty(device, up.shape);

@@ -17,6 +17,7 @@ export { clip_grad_norm_, clipGradNorm, clipGradNormCoef, type ClipResult } from
 export {
   get_linear_schedule_with_warmup,
   getConstantScheduleWithWarmup,
+  getCosineScheduleWithWarmup,
   getLinearScheduleWithWarmup,
   LambdaLR,
   type LrLambda,

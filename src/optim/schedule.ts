@@ -124,3 +124,25 @@ export function get_linear_schedule_with_warmup(
     last_epoch,
   );
 }
+
+/**
+ * Hugging Face `get_cosine_with_min_lr_schedule_with_warmup`'s multiplier (with `num_cycles`
+ * 0.5): linear warm-up from 0 to 1 over `numWarmupSteps`, then a half cosine from 1 down to
+ * `minLrRate` at `numTrainingSteps` (and `minLrRate` after). `minLrRate` 0 is HF
+ * `get_cosine_schedule_with_warmup`; the VeLoRA/GaLore LLaMA pre-training runs decay to 0.1.
+ */
+export function getCosineScheduleWithWarmup(
+  numWarmupSteps: number,
+  numTrainingSteps: number,
+  minLrRate = 0,
+): LrLambda {
+  return (step) => {
+    if (step < numWarmupSteps) return step / Math.max(1, numWarmupSteps);
+    const progress = Math.min(
+      1,
+      (step - numWarmupSteps) / Math.max(1, numTrainingSteps - numWarmupSteps),
+    );
+    const cosine = 0.5 * (1 + Math.cos(Math.PI * progress));
+    return minLrRate + (1 - minLrRate) * cosine;
+  };
+}

@@ -197,6 +197,28 @@ export class Kernel<
       }
       this.#perLaunch = { names: perLaunch, binding: words.binding };
     }
+    // Layout "auto" binds exactly what the entry point statically uses: declare exactly that.
+    const reads = wgsl.usedBy(this.entryPoint);
+    const expected = [...spec.bindings, ...(perLaunch.length ? ["launch_words"] : [])];
+    const missing = storage.map(([n]) => n).filter((n) => reads.has(n) && !expected.includes(n));
+    const unused = expected.filter((n) => !reads.has(n));
+    if (missing.length || unused.length) {
+      throw new Error(
+        `${where}: the entry point uses storage ${
+          [...reads].filter((n) => wgsl.bindings.get(n)?.space === "storage").join(", ") || "none"
+        }; declared but unused: ${unused.join(", ") || "none"}; used but not declared: ${
+          missing.join(", ") || "none"
+        }`,
+      );
+    }
+    const uniformVar = [...wgsl.bindings].find(([, b]) => b.space === "uniform")?.[0];
+    if (uniformVar && reads.has(uniformVar) !== (this.#uniform !== null)) {
+      throw new Error(
+        this.#uniform
+          ? `${where}: declares uniforms but the entry point never reads ${uniformVar}`
+          : `${where}: the entry point reads the uniform ${uniformVar}: declare the fields it uses`,
+      );
+    }
     this.#constants = spec.constants ?? [];
     for (const c of this.#constants) {
       if (!wgsl.overrides.has(c)) {
@@ -316,7 +338,8 @@ export class Kernel<
 /**
  * Declares a kernel (see the module doc). Checks the declaration against the WGSL at once.
  * @throws {Error} naming the kernel when the entry point, a binding, a uniform field or a
- * constant is not declared in the WGSL, or two bindings share a number.
+ * constant is not declared in the WGSL, two bindings share a number, or the declared bindings
+ * and uniform are not exactly what the entry point statically uses (layout "auto" binds those).
  */
 export function defineKernel<
   const B extends string,

@@ -40,6 +40,11 @@ export interface WgslContract {
   overrides: Set<string>;
   /** Names of `@compute` entry points. */
   entryPoints: Set<string>;
+  /**
+   * The module-scope names a function statically uses, following the functions it calls (what
+   * WebGPU's layout "auto" derives a pipeline's bindings from). Empty for an unknown function.
+   */
+  usedBy(fn: string): Set<string>;
 }
 
 const VAR =
@@ -85,6 +90,29 @@ function layout(body: string): { fields: WgslField[]; size: number } | null {
   return { fields, size: Math.max(16, Math.ceil(offset / 16) * 16) };
 }
 
+const IDENT = /(?<![.\w])[A-Za-z_]\w*/g; // not after "." (member access such as v.x)
+const LOCAL = /\b(?:let|var|const)\s+(\w+)|(\w+)\s*:\s*(?=[\w<])/g;
+
+/** Each function's body and its locals (parameters, `let`/`var`/`const`), by name. */
+function functions(text: string): Map<string, { body: string; locals: Set<string> }> {
+  const out = new Map<string, { body: string; locals: Set<string> }>();
+  for (const m of text.matchAll(/\bfn\s+(\w+)\s*\(/g)) {
+    const open = text.indexOf("{", m.index);
+    if (open < 0) continue;
+    let depth = 0, end = open;
+    for (; end < text.length; end++) {
+      if (text[end] === "{") depth++;
+      else if (text[end] === "}" && --depth === 0) break;
+    }
+    const signature = text.slice(m.index + m[0].length, open);
+    const body = text.slice(open, end + 1);
+    const locals = new Set<string>();
+    for (const l of (signature + body).matchAll(LOCAL)) locals.add(l[1] ?? l[2]);
+    out.set(m[1], { body: signature + body, locals });
+  }
+  return out;
+}
+
 /** Reads the contract of `code`. */
 export function parseWgsl(code: string): WgslContract {
   const text = stripComments(code);
@@ -102,5 +130,23 @@ export function parseWgsl(code: string): WgslContract {
   }
   const overrides = new Set([...text.matchAll(OVERRIDE)].map((m) => m[1]));
   const entryPoints = new Set([...text.matchAll(ENTRY)].map((m) => m[1]));
-  return { bindings, structs, overrides, entryPoints };
+  const fns = functions(text);
+  const usedBy = (fn: string): Set<string> => {
+    const used = new Set<string>();
+    const seen = new Set<string>();
+    const stack = [fn];
+    while (stack.length) {
+      const f = fns.get(stack.pop()!);
+      if (!f) continue;
+      for (const [id] of f.body.matchAll(IDENT)) {
+        if (f.locals.has(id)) continue;
+        if (fns.has(id) && !seen.has(id)) {
+          seen.add(id);
+          stack.push(id);
+        } else used.add(id);
+      }
+    }
+    return used;
+  };
+  return { bindings, structs, overrides, entryPoints, usedBy };
 }

@@ -6,6 +6,9 @@ import { Storage } from "./storage.ts";
 import { track, untrack } from "./scope.ts";
 import { accumulateLeaf, seedGradient, settleLeafGradients } from "./grad.ts";
 
+/** i32 tensors up to this many elements made by `Tensor.from` keep a host copy (`hostData`). */
+const HOST_COPY_LIMIT = 1 << 20;
+
 /** Options for creating a tensor. */
 export interface TensorOptions {
   /** Element type; default "f32" (or "i32" for Int32Array data). */
@@ -36,6 +39,12 @@ export class Tensor {
   grad: Tensor | null = null;
   /** The autograd node that produced this tensor (null for leaves and untracked results). */
   gradFn: GradNode | null = null;
+  /**
+   * For an i32 tensor made by {@linkcode Tensor.from} (up to 2²⁰ elements): a copy of the values
+   * uploaded, so a model can validate token ids at its boundary without a GPU readback. Null for
+   * tensors produced on the GPU (their values are valid by construction) and larger ones.
+   */
+  hostData: Int32Array | null = null;
   #storage: Storage | null;
 
   /** @internal Use {@linkcode Tensor.from}, {@linkcode Tensor.empty} or an op. */
@@ -77,6 +86,7 @@ export class Tensor {
       ? (data instanceof Int32Array ? data : Int32Array.from(data))
       : (data instanceof Float32Array ? data : Float32Array.from(data));
     if (n > 0) device.write(t.buffer, typed);
+    if (dtype === "i32" && n <= HOST_COPY_LIMIT) t.hostData = (typed as Int32Array).slice();
     return t;
   }
 

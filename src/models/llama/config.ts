@@ -305,6 +305,8 @@ export class LlamaConfig implements LlamaConfigFields {
       total: embeddings + layers,
       largest,
       dominant: layers >= embeddings ? "num_hidden_layers" : largest.fields.join(" × "),
+      tensors: 3 + (this.qkv_bias ? 12 : 9) * this.num_hidden_layers,
+      repeat: { field: "num_hidden_layers", value: this.num_hidden_layers },
     };
   }
 
