@@ -206,3 +206,47 @@ Deno.test("examples/classify.ts prints the label and probabilities of a saved mo
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("the main job runs offline with read/write limited to its paths (no net, env, run, ffi)", async () => {
+  const tmp = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    const model = await writeTinyModel(tmp);
+    const data = await writeTask(tmp);
+    const out = join(tmp, "out");
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        `--allow-read=${tmp}`,
+        `--allow-write=${out}`,
+        new URL("../examples/finetune_bert.ts", import.meta.url).pathname,
+        "--model_name_or_path",
+        model,
+        "--train_file",
+        data,
+        "--output_dir",
+        out,
+        "--mode",
+        "full",
+        "--max_steps",
+        "2",
+        "--per_device_train_batch_size",
+        "8",
+        "--max_seq_length",
+        "16",
+        "--save_steps",
+        "1",
+        "--disable_tqdm",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const text = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+    assert.equal(code, 0, text);
+    const metrics = JSON.parse(await Deno.readTextFile(join(out, "metrics.json")));
+    assert.equal(metrics.steps, 2);
+    assert.ok((await listCheckpoints(out)).length > 0);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Tensor } from "../src/tensor/tensor.ts";
+import { Tensor } from "../src/tensor/tensor.ts";
 import { tidy } from "../src/tensor/scope.ts";
 import { noGrad } from "../src/autograd/grad_mode.ts";
 import { Linear } from "../src/nn/linear.ts";
@@ -353,4 +353,51 @@ Deno.test("lora_dropout: a training forward drops the adapter input, eval does n
   [out.logits, out.loss].forEach((t) => t.dispose());
   Object.values(inp).forEach((t) => t.dispose());
   peft.dispose();
+});
+
+Deno.test("pipeline('text-classification', adapterDir): the base from base_model_name_or_path, the adapter merged", async () => {
+  const device = await testDevice();
+  const words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+  for (let i = words.length; i < 99; i++) words.push(`w${i}`);
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = await readAdapterConfig(adapterDir);
+    config.base_model_name_or_path = bertDir;
+    const peft = get_peft_model(await bert(), config);
+    await peft.load_adapter_weights(adapterDir);
+    await peft.save_pretrained(dir);
+    await Deno.writeTextFile(join(dir, "vocab.txt"), words.join("\n") + "\n");
+    peft.dispose();
+    const { pipeline } = await import("../src/pipelines/mod.ts");
+    const classify = await pipeline("text-classification", dir, { device });
+    const scores = await classify("w17 w45 w88", { top_k: null }) as {
+      label: string;
+      score: number;
+    }[];
+    assert.equal(scores.length, 3);
+    // The same text through the adapter model by hand (the fixture's golden path).
+    const { PreTrainedTokenizer } = await import("../src/data/auto_tokenizer.ts");
+    const tok = await PreTrainedTokenizer.fromVocab(words);
+    const enc = tok.batch(["w17 w45 w88"]);
+    const again = await PeftModel.from_pretrained(await bert(), adapterDir);
+    const s = [enc.batch, enc.seqLen];
+    const logits = noGrad(() =>
+      tidy(() =>
+        again.forward({
+          input_ids: Tensor.from(device, enc.input_ids, s, { dtype: "i32" }),
+          attention_mask: Tensor.from(device, enc.attention_mask, s, { dtype: "i32" }),
+        }).logits.keep() as Tensor
+      )
+    );
+    const l = Array.from(await logits.toArray());
+    const z = l.map((v) => Math.exp(v - Math.max(...l)));
+    const p = z.map((v) => v / z.reduce((a, b) => a + b));
+    for (const { label, score } of scores) {
+      assert.ok(Math.abs(score - p[Number(label.split("_")[1])]) < 1e-5, label);
+    }
+    logits.dispose();
+    again.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

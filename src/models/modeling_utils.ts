@@ -17,6 +17,7 @@ import type { Device } from "../runtime/device.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { type InitOptions, Module } from "../nn/module.ts";
 import { Dropout } from "../nn/dropout.ts";
+import { ALL_ATTENTION_FUNCTIONS } from "../nn/attention.ts";
 import { type Generator, mulberry32, normal_ } from "../nn/init.ts";
 import { checkParameterBudget, type ParameterEstimate } from "./size_check.ts";
 import {
@@ -206,6 +207,10 @@ export async function loadModel<M extends PreTrainedModel, C extends PretrainedC
   }
   if (options.attn_implementation !== undefined) {
     config.attn_implementation = options.attn_implementation;
+  }
+  // Fail before allocating anything (the layers look the name up as they are built).
+  if (config.attn_implementation !== undefined) {
+    ALL_ATTENTION_FUNCTIONS.get(config.attn_implementation);
   }
   const path = await resolveWeights(idOrDir, options);
   const model = new cls(options.device, config, { seed: options.seed, init: false });

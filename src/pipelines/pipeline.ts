@@ -8,6 +8,7 @@
 import type { PreTrainedModel } from "../models/modeling_utils.ts";
 import { AutoModelForMaskedLM, AutoModelForSequenceClassification } from "../models/auto/auto.ts";
 import { loadPipelineTokenizer, type PipelineOptions } from "./base.ts";
+import { type BaseModelLoader, isAdapterFolder, peftFromPretrained } from "../peft/auto.ts";
 import {
   type TextClassificationOptions,
   type TextClassificationOutput,
@@ -66,6 +67,11 @@ async function modelAndTokenizer(
     return { m: model, tok: await loadPipelineTokenizer("", options) };
   }
   const tok = await loadPipelineTokenizer(model, options);
+  if (await isAdapterFolder(model)) {
+    // A PEFT adapter folder: the base from its base_model_name_or_path, the adapter merged in.
+    const peft = await peftFromPretrained(auto as unknown as BaseModelLoader, model, options);
+    return { m: peft.merge_and_unload() as PreTrainedModel, tok };
+  }
   return { m: await auto.from_pretrained(model, options), tok };
 }
 

@@ -65,6 +65,7 @@ export class Device {
     { module: GPUShaderModule; pipelines: Map<string, GPUComputePipeline> }
   >();
   #pipelineCount = 0;
+  readonly #kernelPipelines = new WeakMap<object, Map<string, GPUComputePipeline>>();
   readonly #uniforms = new Map<string, GPUBuffer>();
   readonly #retiredUniforms: GPUBuffer[] = [];
   readonly #maxDispatches: number;
@@ -169,6 +170,18 @@ export class Device {
       entry.pipelines.set(id, p);
       this.#pipelineCount++;
     }
+    return p;
+  }
+
+  /**
+   * @internal The pipeline of `kernel` for the constant values `key`, built by `build` once per
+   * device (a fast path in front of {@linkcode Device.pipeline} for `Kernel.launch`).
+   */
+  kernelPipeline(kernel: object, key: string, build: () => GPUComputePipeline): GPUComputePipeline {
+    let byKey = this.#kernelPipelines.get(kernel);
+    if (!byKey) this.#kernelPipelines.set(kernel, byKey = new Map());
+    let p = byKey.get(key);
+    if (!p) byKey.set(key, p = build());
     return p;
   }
 

@@ -116,7 +116,6 @@ export class Kernel<
   readonly #uniform: UniformLayout | null;
   readonly #constants: readonly C[];
   readonly #perLaunch: { names: readonly P[]; binding: number } | null;
-  readonly #pipelines = new WeakMap<Device, Map<string, GPUComputePipeline>>();
 
   /** @internal Use {@linkcode defineKernel}. */
   constructor(spec: KernelSpec<B, U, C, P>) {
@@ -281,22 +280,17 @@ export class Kernel<
     device: Device,
     constants: Record<C, number | boolean> | undefined,
   ): GPUComputePipeline {
-    let byConstants = this.#pipelines.get(device);
-    if (!byConstants) this.#pipelines.set(device, byConstants = new Map());
     const values = this.#constants.map((c) => {
       const v = constants?.[c];
       if (v === undefined) throw new Error(`kernel ${this.name}: constant "${c}" not given`);
       return Number(v);
     });
-    const key = values.join(",");
-    let p = byConstants.get(key);
-    if (!p) {
+    // The cache lives in the device (kernels are immutable module-level declarations).
+    return device.kernelPipeline(this, values.join(","), () => {
       const record: Record<string, number> = {};
       this.#constants.forEach((c, i) => record[c] = values[i]);
-      p = device.pipeline(this.name, this.code, record, this.entryPoint);
-      byConstants.set(key, p);
-    }
-    return p;
+      return device.pipeline(this.name, this.code, record, this.entryPoint);
+    });
   }
 
   #pack(values: Record<U, UniformValue> | undefined): ArrayBuffer {

@@ -70,6 +70,7 @@ export class MemoryStats {
     peakBytes: number;
     pooledBytes: number;
     uniformBytes: number;
+    stagingBytes: number;
     byCategory: Record<MemoryCategory, number>;
   } {
     return {
@@ -77,6 +78,7 @@ export class MemoryStats {
       peakBytes: this.peakBytes,
       pooledBytes: this.pooledBytes,
       uniformBytes: this.uniformBytes,
+      stagingBytes: this.stagingBytes,
       byCategory: { ...this.byCategory },
     };
   }
