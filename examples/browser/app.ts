@@ -15,6 +15,7 @@ import { epochPermutation } from "../../src/data/split.ts";
 import { parseTextClassification } from "../../src/data/text_file.ts";
 import { embeddedModel, type LoadedModel, modelFiles, modelFromUrl } from "./model.ts";
 import {
+  attnImplementationFor,
   BROWSER_MODES,
   type BrowserMode,
   classifyTexts,
@@ -138,26 +139,39 @@ async function chosenData(): Promise<{ examples: Example[]; labels: string[]; na
   return { examples: sample.examples, labels: sample.labels, name: sample.source };
 }
 
-async function chosenModel(dev: Device, dataLabels: string[]): Promise<LoadedModel> {
+async function chosenModel(
+  dev: Device,
+  dataLabels: string[],
+  attn: string | undefined,
+): Promise<LoadedModel> {
   const useUrl = document.querySelector<HTMLInputElement>('input[name="model"][value="url"]')!
     .checked;
   const url = $<HTMLInputElement>("model-url").value.trim();
   if (useUrl && url) {
-    return await modelFromUrl(dev, url, dataLabels, 42, {
-      progress_callback: (p: ProgressInfo) => {
-        if (p.status === "progress") {
-          $("adapter").dataset.progress = `${p.file} ${p.progress.toFixed(0)}%`;
-        }
+    return await modelFromUrl(
+      dev,
+      url,
+      dataLabels,
+      42,
+      {
+        progress_callback: (p: ProgressInfo) => {
+          if (p.status === "progress") {
+            $("adapter").dataset.progress = `${p.file} ${p.progress.toFixed(0)}%`;
+          }
+        },
       },
-    }, (m) => log(m));
+      (m) => log(m),
+      attn,
+    );
   }
-  return await embeddedModel(dev, dataLabels, 42);
+  return await embeddedModel(dev, dataLabels, 42, attn);
 }
 
 async function train(): Promise<void> {
   if (!device || state.training) return;
   state.training = true;
   state.result = null;
+  state.losses = [];
   stopRequested = false;
   $<HTMLButtonElement>("train").disabled = true;
   $<HTMLButtonElement>("stop").disabled = false;
@@ -168,8 +182,8 @@ async function train(): Promise<void> {
     $("data-info").textContent = `${data.examples.length} examples, labels: ${labels.join(", ")}`;
     current?.model.dispose();
     current = null;
-    current = await chosenModel(device, labels);
     const mode = $<HTMLSelectElement>("mode").value as BrowserMode;
+    current = await chosenModel(device, labels, attnImplementationFor(mode));
     log(`training ${current.name} on ${data.name} (${data.examples.length} rows), mode ${mode}`);
     state.losses = [];
     state.times = [];

@@ -8,7 +8,8 @@
  *
  * The Node built-ins the library imports are mapped by `import_map.json`: `node:path` to the npm
  * package `pathe`, `node:process` to the npm package `process` (the Trainer's progress bar), and
- * `node:url` to a shim for file paths a page never takes.
+ * `node:url` to a shim for file paths a page never takes; `cli-progress` (a terminal progress bar)
+ * to a shim, and `csv-parse` to its browser build (which carries its own `Buffer`).
  *
  *   deno task build:browser
  *

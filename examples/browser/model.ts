@@ -35,13 +35,19 @@ function labelMaps(labels: readonly string[]) {
   };
 }
 
-/** The embedded default of `deno task finetune`: 2 layers, hidden 128, random init. */
+/**
+ * The embedded default of `deno task finetune`: 2 layers, hidden 128, random init.
+ *
+ * @param attnImplementation HF `attn_implementation` to build with (e.g. for the lean mode)
+ */
 export async function embeddedModel(
   device: Device,
   labels: readonly string[],
   seed: number,
+  attnImplementation?: string,
 ): Promise<LoadedModel> {
   const config = new BertConfig({ ...DEFAULT_MODEL_CONFIG, ...labelMaps(labels) });
+  if (attnImplementation) config.attn_implementation = attnImplementation;
   return {
     model: new BertForSequenceClassification(device, config, { seed }),
     tokenizer: await PreTrainedTokenizer.default(),
@@ -90,6 +96,7 @@ async function tokenizerFrom(
  * their seeded initialisation (reported through `warn`).
  *
  * @param source a folder URL or a hub repo id
+ * @param attnImplementation HF `attn_implementation` to build with (e.g. for the lean mode)
  * @throws Error naming the URL and file when one is missing or invalid, or a tensor's shape does
  * not match the model's.
  */
@@ -100,6 +107,7 @@ export async function modelFromUrl(
   seed: number,
   o: FetchModelFileOptions = {},
   warn: (message: string) => void = console.warn,
+  attnImplementation?: string,
 ): Promise<LoadedModel> {
   const json = parseJson(
     await fetchModelFile(source, "config.json", { ...o, required: true }),
@@ -110,6 +118,7 @@ export async function modelFromUrl(
     ...labelMaps(labels),
   };
   const config = new BertConfig({ ...json, ...maps }, `${source}/config.json`);
+  if (attnImplementation) config.attn_implementation = attnImplementation;
   const model = new BertForSequenceClassification(device, config, { seed });
   const weights = loadSafetensorsFromBuffer(
     await fetchModelFile(source, "model.safetensors", { ...o, required: true }),

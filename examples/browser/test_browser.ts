@@ -11,6 +11,7 @@
  */
 
 import { join, resolve } from "node:path";
+import { Buffer } from "node:buffer";
 import { parseArgs } from "node:util";
 import { chromium } from "npm:playwright-core@1.65.1";
 import { buildExample, serveExample } from "./serve.ts";
@@ -40,6 +41,7 @@ interface PageState {
     seconds: number;
     probeBefore: number;
     probeAfter: number;
+    stopped: boolean;
   } | null;
   classification: { label: string; score: number } | null;
   error: string | null;
@@ -135,6 +137,51 @@ async function run(): Promise<number> {
     s = await state();
     const shot = join(outDir, "screenshot.png");
     await page.screenshot({ path: shot, fullPage: true });
+    // As a user would: download the model, train again on a picked CSV file, stop it.
+    const downloads: string[] = [];
+    page.on("download", (d) => downloads.push(d.suggestedFilename()));
+    await page.click("#download");
+    const deadlineDl = performance.now() + 30_000;
+    while (downloads.length < 2 && performance.now() < deadlineDl) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    if (downloads.sort().join() !== "config.json,model.safetensors") {
+      throw new Error(`download gave ${JSON.stringify(downloads)}`);
+    }
+    const csv = [
+      "text,label",
+      ...s.losses.map((_, i) => `example number ${i},${i % 2 ? "b" : "a"}`),
+    ]
+      .join("\n");
+    await page.setInputFiles("#data-file", {
+      name: "picked.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.from(csv),
+    });
+    await page.fill("#max-steps", "0");
+    await page.fill("#epochs", "50");
+    await page.click("#train");
+    await page.waitForFunction(
+      () => {
+        const s = (globalThis as unknown as { veloraPage: PageState }).veloraPage;
+        return s.losses.length >= 2 || s.error !== null;
+      },
+      undefined,
+      { timeout: 120_000 },
+    );
+    if ((await state()).error) {
+      throw new Error(`training on the picked file failed: ${(await state()).error}`);
+    }
+    await page.click("#stop");
+    await page.waitForFunction(
+      () => (globalThis as unknown as { veloraPage: PageState }).veloraPage.result !== null,
+      undefined,
+      { timeout: 60_000 },
+    );
+    const picked = await state();
+    if (!picked.result!.stopped) throw new Error("Stop did not stop the run");
+    const info = await page.textContent("#data-info");
+    if (!info?.includes("labels: a, b")) throw new Error(`the picked file was not used: ${info}`);
     if (pageErrors.length) throw new Error(`errors in the page: ${pageErrors.join("; ")}`);
     const fell = after < before;
     if (Deno.env.get("VELORA_BROWSER_DEBUG")) {
@@ -147,7 +194,9 @@ async function run(): Promise<number> {
         s.result!.seconds.toFixed(0)
       } s) on ${s.adapter}; ` +
         `classified as "${s.classification!.label}" (${s.classification!.score.toFixed(3)}); ` +
-        `${((performance.now() - t0) / 1000).toFixed(0)} s; screenshot ${shot}` +
+        `download, picked CSV and Stop work; ${
+          ((performance.now() - t0) / 1000).toFixed(0)
+        } s; screenshot ${shot}` +
         (fell ? "" : "  FAILED: the loss did not fall"),
     );
     return fell ? 0 : 1;

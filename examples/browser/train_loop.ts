@@ -13,6 +13,7 @@ import {
   type BertForSequenceClassification,
   clipGradNormCoef,
   type Device,
+  enableHalfSavedActivations,
   getLinearScheduleWithWarmup,
   LambdaLR,
   MEMORY_CATEGORIES,
@@ -25,14 +26,23 @@ import { disposeBatch, makeBatch } from "../../src/train/batch.ts";
 import type { Example } from "../../src/data/types.ts";
 import { epochPermutation } from "../../src/data/split.ts";
 
-/** Training modes offered by the page. */
-export type BrowserMode = "full" | "velora";
+/** Training modes offered by the page (those of `deno task finetune` that fit a page). */
+export type BrowserMode = "full" | "velora" | "lean";
 
 /** The modes the page lists, with a one-line description. */
 export const BROWSER_MODES: Record<BrowserMode, string> = {
   full: "full fine-tuning (every activation kept for backward)",
   velora: "VeLoRA on the six encoder linear types (rank-1 sub-token projections)",
+  lean: "VeLoRA + recomputed attention + f16 saved activations (least memory)",
 };
+
+/**
+ * The attention implementation a mode needs when the model is built (`lean` recomputes attention
+ * in backward, as `deno task finetune --mode lean`), else undefined.
+ */
+export function attnImplementationFor(mode: BrowserMode): string | undefined {
+  return mode === "lean" ? "flash_attention_2" : undefined;
+}
 
 /** The six encoder linear types of BERT (as `deno task finetune --velora-layers all`). */
 export const VELORA_TARGETS: (string | RegExp)[] = [
@@ -132,6 +142,8 @@ export async function meanLoss(
  *
  * @param onStep called after every optimizer step with the loss read back
  * @param shouldStop polled between steps; true ends the run after the current step
+ * For `lean`, build the model with {@link attnImplementationFor}'s attention implementation.
+ *
  * @throws Error when the data set is empty, an option is out of range, or the loss is not finite
  * (naming the step).
  */
@@ -154,7 +166,8 @@ export async function trainLoop(
   if (!(o.warmupRatio >= 0 && o.warmupRatio <= 1)) {
     throw new Error(`option warmupRatio: expected a number in [0, 1], got ${o.warmupRatio}`);
   }
-  const veloraLayers = o.mode === "velora"
+  if (o.mode === "lean") enableHalfSavedActivations(model);
+  const veloraLayers = o.mode !== "full"
     ? applyVeLoRA(model, { target_modules: VELORA_TARGETS, num_groups: o.numGroups }).layers.map(
       (l) => l.name,
     )
