@@ -4,16 +4,7 @@
 // `backward_params` sums dweight/dbias partials over fixed row chunks (reduced afterwards by
 // reduce.wgsl `sum_rows`): fixed order, no atomics, so results are deterministic.
 
-struct Params {
-  rows: u32,
-  cols: u32,
-  eps: f32,   // forward only
-  chunk: u32, // backward_params: rows per workgroup row-chunk
-}
-
-override WG: u32 = 256u; // threads per row: a power of two, chosen from C by the op
-
-@group(0) @binding(0) var<uniform> p: Params;
+// Params, WG and the uniform p come from norm_params.wgsl.
 
 // forward: x, weight, bias → y, stats ([rows, 2]: mean, rstd)
 @group(0) @binding(1) var<storage, read> x: array<f32>;

@@ -5,16 +5,7 @@
 // the op); C of any size (strided loops). `backward_params` sums dweight partials over fixed row
 // chunks (reduced afterwards by reduce.wgsl `sum_rows`): fixed order, deterministic.
 
-struct Params {
-  rows: u32,
-  cols: u32,
-  eps: f32,   // forward only
-  chunk: u32, // backward_params: rows per workgroup row-chunk
-}
-
-override WG: u32 = 256u; // threads per row: a power of two, chosen from C by the op
-
-@group(0) @binding(0) var<uniform> p: Params;
+// Params, WG and the uniform p come from norm_params.wgsl.
 
 // forward: x, weight → y, rstd [rows]
 @group(0) @binding(1) var<storage, read> x: array<f32>;

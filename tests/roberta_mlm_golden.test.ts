@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { tidy } from "../src/tensor/scope.ts";
-import { loadSafetensors } from "../src/io/safetensors.ts";
+import { loadSafetensors, saveSafetensors } from "../src/io/safetensors.ts";
 import {
   AutoConfig,
   AutoModel,
@@ -132,6 +132,51 @@ Deno.test("Auto classes dispatch on model_type; a base checkpoint loads into a h
     await assert.rejects(
       () => AutoModelForMaskedLM.from_pretrained(dir, { device }),
       /config\.json: model_type = "gpt9" is not supported \(supported: "bert", "roberta"/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("from_pretrained streams a sharded checkpoint with TF-era gamma/beta names", async () => {
+  const device = await testDevice();
+  const src = await loadSafetensors(`${fixture("bert_tiny_mlm")}/model.safetensors`);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(`${fixture("bert_tiny_mlm")}/config.json`, `${dir}/config.json`);
+    const names = [...src.keys()];
+    const half = Math.ceil(names.length / 2);
+    const weight_map: Record<string, string> = {};
+    for (const [i, part] of [names.slice(0, half), names.slice(half)].entries()) {
+      const file = `model-0000${i + 1}-of-00002.safetensors`;
+      const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+      for (const n of part) {
+        // Old checkpoints spell LayerNorm parameters gamma/beta (HF renames them on load).
+        const k = n.replace(/LayerNorm\.weight$/, "LayerNorm.gamma").replace(
+          /LayerNorm\.bias$/,
+          "LayerNorm.beta",
+        );
+        tensors.set(k, { shape: src.get(n)!.shape, data: src.get(n)!.data as Float32Array });
+        weight_map[k] = file;
+      }
+      await saveSafetensors(`${dir}/${file}`, tensors);
+    }
+    await Deno.writeTextFile(
+      `${dir}/model.safetensors.index.json`,
+      JSON.stringify({ metadata: {}, weight_map }),
+    );
+    const warnings: string[] = [];
+    const model = await BertForMaskedLM.from_pretrained(dir, {
+      device,
+      dtype: "float32",
+      warn: (m) => warnings.push(m),
+    });
+    assert.deepEqual(warnings, []);
+    await checkStep(model, await loadSafetensors(`${fixture("bert_tiny_mlm")}/golden.safetensors`));
+    model.dispose();
+    await assert.rejects(
+      () => BertForMaskedLM.from_pretrained(dir, { device, dtype: "float16" as "float32" }),
+      /dtype "float16" is not supported/,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

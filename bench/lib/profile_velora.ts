@@ -30,6 +30,8 @@ import {
 } from "./step.ts";
 import { AdamW } from "../../mod.ts";
 import { trainStep } from "../../src/train/step.ts";
+// The Trainer's defaults (HF TrainingArguments): the benchmark steps as a default run does.
+import { TRAINING_ARGS_DEFAULTS as D } from "../../src/train/training_args.ts";
 
 /** One kernel timing. */
 export interface KernelTiming {
@@ -194,7 +196,7 @@ export async function profilePhases(
 ): Promise<{ forward: number; backward: number; optimizer: number; others: number | null }> {
   const { model } = buildBenchModel(device, shape, dims.seq, mode, 0);
   const params = [...model.parameters()].filter((p) => p.requiresGrad);
-  const opt = new AdamW(params, { lr: 5e-5, weight_decay: 0 });
+  const opt = new AdamW(params, { lr: D.learning_rate, weight_decay: D.weight_decay });
   const batch = uploadBatch(device, randomBatch(dims.batch, dims.seq, shape.vocab, 0));
   const f: number[] = [];
   const bw: number[] = [];
@@ -208,7 +210,9 @@ export async function profilePhases(
       const t0 = performance.now();
       let t1 = t0;
       let t2 = t0;
-      const r = await trainStep({ model, optimizer: opt, params, max_grad_norm: 1 }, [batch], {
+      const r = await trainStep({ model, optimizer: opt, params, max_grad_norm: D.max_grad_norm }, [
+        batch,
+      ], {
         afterForward: async () => {
           await device.sync();
           t1 = performance.now();

@@ -12,20 +12,27 @@ import {
   applyVeLoRA,
   BertConfig,
   BertForSequenceClassification,
+  DECODER_VELORA_PRESETS,
   type Device,
   enableHalfSavedActivations,
   get_peft_model,
+  LlamaConfig,
+  LlamaForCausalLM,
   LoraConfig,
   type PeftModel,
   Tensor,
 } from "../../mod.ts";
 import { trainStep } from "../../src/train/step.ts";
+// The Trainer's defaults (HF TrainingArguments): the benchmark steps as a default run does.
+import { TRAINING_ARGS_DEFAULTS as D } from "../../src/train/training_args.ts";
 import { VELORA_PRESETS } from "../../src/train/job.ts";
 import { cpuClock, othersLoad } from "./cpu.ts";
 import { mulberry32 } from "../../src/util/rng.ts";
 
-/** Shapes of a benchmarked BERT. */
+/** Shapes of a benchmarked model (a BERT classifier, or a LLaMA causal LM with `kind: "llama"`). */
 export interface ModelShape {
+  /** "bert" (default) or "llama". */
+  kind?: "bert" | "llama";
   /** Short name used in the table ("base", "small"). */
   name: string;
   /** Encoder layers. */
@@ -58,6 +65,20 @@ export const BERT_SMALL: ModelShape = {
   heads: 4,
   intermediate: 1024,
   vocab: 30522,
+};
+
+/**
+ * The paper's LLaMA 60M (GaLore / VeLoRA `llama_60m`: hidden 512, 8 layers, 8 heads, SwiGLU 1376)
+ * with LLaMA's 32,000-token vocabulary; trained as a causal LM (labels = input ids).
+ */
+export const LLAMA_60M: ModelShape = {
+  name: "llama-60m",
+  kind: "llama",
+  layers: 8,
+  hidden: 512,
+  heads: 8,
+  intermediate: 1376,
+  vocab: 32000,
 };
 
 /**
@@ -121,15 +142,21 @@ export interface GpuBatch {
   labels: Tensor;
 }
 
-/** Uploads a host batch. */
-export function uploadBatch(device: Device, b: HostBatch): GpuBatch {
+/** Uploads a host batch; for a causal LM (`kind` "llama") the labels are the ids [batch, seq]. */
+export function uploadBatch(
+  device: Device,
+  b: HostBatch,
+  kind: "bert" | "llama" = "bert",
+): GpuBatch {
   const shape = [b.batch, b.seq];
   const n = b.batch * b.seq;
   return {
     input_ids: Tensor.from(device, b.inputIds, shape, { dtype: "i32" }),
     attention_mask: Tensor.from(device, new Int32Array(n).fill(1), shape, { dtype: "i32" }),
     token_type_ids: Tensor.from(device, new Int32Array(n), shape, { dtype: "i32" }),
-    labels: Tensor.from(device, b.labels, [b.batch], { dtype: "i32" }),
+    labels: kind === "llama"
+      ? Tensor.from(device, b.inputIds, shape, { dtype: "i32" })
+      : Tensor.from(device, b.labels, [b.batch], { dtype: "i32" }),
   };
 }
 
@@ -226,7 +253,8 @@ export function buildBenchModel(
   seq: number,
   mode: BenchMode,
   seed: number,
-): { model: BertForSequenceClassification | PeftModel; veloraLayers: number } {
+): { model: BertForSequenceClassification | PeftModel | LlamaForCausalLM; veloraLayers: number } {
+  if (shape.kind === "llama") return buildLlamaBenchModel(device, shape, seq, mode, seed);
   const config = new BertConfig({
     vocab_size: shape.vocab,
     hidden_size: shape.hidden,
@@ -270,6 +298,49 @@ export function buildBenchModel(
   return { model, veloraLayers };
 }
 
+/**
+ * A randomly initialised LLaMA of `shape` (MHA, untied lm_head) in training mode, set up for
+ * `mode`: VeLoRA with the paper's groups (64 sub-tokens per token for layers reading the hidden
+ * state, 86 for down_proj) on `DECODER_VELORA_PRESETS.vd` or `.all`, or gradient checkpointing.
+ * @throws {Error} for the LoRA modes (not benchmarked on decoders).
+ */
+export function buildLlamaBenchModel(
+  device: Device,
+  shape: ModelShape,
+  seq: number,
+  mode: BenchMode,
+  seed: number,
+): { model: LlamaForCausalLM; veloraLayers: number } {
+  if (mode === "lora" || mode === "lora-velora" || mode === "lean") {
+    throw new Error(`bench: mode ${mode} is not benchmarked on ${shape.name}`);
+  }
+  const config = new LlamaConfig({
+    vocab_size: shape.vocab,
+    hidden_size: shape.hidden,
+    num_hidden_layers: shape.layers,
+    num_attention_heads: shape.heads,
+    intermediate_size: shape.intermediate,
+    max_position_embeddings: Math.max(1024, seq),
+  });
+  const model = new LlamaForCausalLM(device, config, { seed });
+  model.train();
+  if (mode === "checkpointing") model.gradient_checkpointing_enable();
+  let veloraLayers = 0;
+  if (mode === "velora-vd" || mode === "velora-all") {
+    const targets = DECODER_VELORA_PRESETS[mode === "velora-vd" ? "vd" : "all"];
+    const rest = targets.filter((t) => !t.endsWith("down_proj"));
+    const init = { init_type: "batch_average_once" } as const;
+    veloraLayers += applyVeLoRA(model, { target_modules: rest, num_groups: 64, ...init }).layers
+      .length;
+    veloraLayers += applyVeLoRA(model, {
+      target_modules: ["mlp.down_proj"],
+      num_groups: 86,
+      ...init,
+    }).layers.length;
+  }
+  return { model, veloraLayers };
+}
+
 /** Builds a fresh model in `mode`, trains warmup + steps steps, measures, frees everything. */
 export async function measureMode(device: Device, o: MeasureModeOptions): Promise<ModeResult> {
   const log = o.log ?? (() => {});
@@ -280,7 +351,7 @@ export async function measureMode(device: Device, o: MeasureModeOptions): Promis
   const { model, veloraLayers } = buildBenchModel(device, shape, o.dims.seq, o.mode, o.seed);
   const params = [...model.named_parameters()].filter(([, p]) => p.requiresGrad);
   const plain = params.map(([, p]) => p);
-  const optimizer = new AdamW(params, { lr: 5e-5, weight_decay: 0 });
+  const optimizer = new AdamW(params, { lr: D.learning_rate, weight_decay: D.weight_decay });
   const { batch } = o;
   let activation = 0;
   let lastLoss: Tensor | null = null;
@@ -288,7 +359,9 @@ export async function measureMode(device: Device, o: MeasureModeOptions): Promis
   const step = async (keepLoss: boolean): Promise<number> => {
     const c0 = cpuClock();
     const t0 = performance.now();
-    const r = await trainStep({ model, optimizer, params: plain, max_grad_norm: 1 }, [batch]);
+    const r = await trainStep({ model, optimizer, params: plain, max_grad_norm: D.max_grad_norm }, [
+      batch,
+    ]);
     const [loss] = r.losses;
     r.gradNorm.dispose();
     activation = Math.max(activation, r.activationBytes);
@@ -361,4 +434,63 @@ export async function measureMode(device: Device, o: MeasureModeOptions): Promis
     reserved_bytes: reserved,
     step_cpu_all: cpu.length === times.length ? [...cpu] : [],
   };
+}
+
+/** What {@linkcode measureGeneration} measured. */
+export interface GenerationResult {
+  /** Prompt tokens per row. */
+  prompt: number;
+  /** New tokens per row. */
+  new_tokens: number;
+  /** Rows. */
+  batch: number;
+  /** Time to the first new token (prefill + one readback), ms. */
+  prefill_ms: number;
+  /** New tokens after the first, per second (decode steps with the KV cache). */
+  decode_tokens_per_second: number;
+}
+
+/**
+ * Greedy KV-cached generation speed of a randomly initialised LLaMA of `shape` (eval mode, no
+ * grad): one untimed warm-up call (pipeline compiles), then one timed call; the per-token
+ * callback timestamps the steps.
+ */
+export async function measureGeneration(
+  device: Device,
+  shape: ModelShape,
+  o: { batch: number; prompt: number; new_tokens: number; seed: number },
+): Promise<GenerationResult> {
+  const config = new LlamaConfig({
+    vocab_size: shape.vocab,
+    hidden_size: shape.hidden,
+    num_hidden_layers: shape.layers,
+    num_attention_heads: shape.heads,
+    intermediate_size: shape.intermediate,
+  });
+  const model = new LlamaForCausalLM(device, config, { seed: o.seed }).eval();
+  try {
+    const r = mulberry32(o.seed + 1);
+    const ids = Array.from(
+      { length: o.batch },
+      () => Array.from({ length: o.prompt }, () => 1000 + Math.floor(r() * (shape.vocab - 1000))),
+    );
+    await model.generate(ids, { max_new_tokens: 2, eos_token_id: null });
+    const stamps: number[] = [];
+    const t0 = performance.now();
+    await model.generate(ids, {
+      max_new_tokens: o.new_tokens,
+      eos_token_id: null,
+      callback: () => stamps.push(performance.now()),
+    });
+    const decodeS = (stamps[stamps.length - 1] - stamps[0]) / 1000;
+    return {
+      prompt: o.prompt,
+      new_tokens: o.new_tokens,
+      batch: o.batch,
+      prefill_ms: stamps[0] - t0,
+      decode_tokens_per_second: ((stamps.length - 1) * o.batch) / decodeS,
+    };
+  } finally {
+    model.dispose();
+  }
 }

@@ -2,12 +2,13 @@ import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import body from "../../kernels/rmsnorm.wgsl" with { type: "text" };
 import rowReduce from "../../kernels/row_reduce.wgsl" with { type: "text" };
+import normParams from "../../kernels/norm_params.wgsl" with { type: "text" };
 import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 import { rowThreads } from "../runtime/launch.ts";
 import { sumRows } from "./reduce.ts";
 
-/** The kernel with the shared grid indexing and workgroup reductions prepended. */
-const code = GRID_WGSL + rowReduce + body;
+/** The kernel with the shared grid indexing, parameters and workgroup reductions prepended. */
+const code = GRID_WGSL + normParams + rowReduce + body;
 const K = defineKernels("rmsnorm.wgsl", code, {
   forward: {
     bindings: ["x", "weight", "y", "rstd"],

@@ -3,6 +3,7 @@ import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "../nn/module.ts";
 import type { Linear } from "../nn/linear.ts";
 import { loadSafetensors, saveSafetensors } from "../io/safetensors.ts";
+import { writeJsonAtomic } from "../util/write_atomic.ts";
 import { VeLoRASharing } from "../velora/sharing.ts";
 import { LoraConfig, SEQ_CLS_HEAD_NAMES } from "./config.ts";
 import { DEFAULT_ADAPTER, LoraLinear } from "./lora_layer.ts";
@@ -213,15 +214,7 @@ export class PeftModel extends Module {
     // PEFT saves the config in inference mode, and names the base model.
     dict.inference_mode = true;
     dict.base_model_name_or_path ??= baseName(this.base_model.model);
-    const path = join(dir, ADAPTER_CONFIG_NAME);
-    const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-    try {
-      await Deno.writeTextFile(tmp, JSON.stringify(dict, null, 2) + "\n");
-      await Deno.rename(tmp, path);
-    } catch (e) {
-      await Deno.remove(tmp).catch(() => {});
-      throw new Error(`${path}: writing the adapter config failed: ${(e as Error).message}`);
-    }
+    await writeJsonAtomic(join(dir, ADAPTER_CONFIG_NAME), dict);
   }
 
   /**

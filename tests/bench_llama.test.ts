@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import {
+  buildLlamaBenchModel,
+  disposeGpuBatch,
+  measureGeneration,
+  measureMode,
+  type ModelShape,
+  randomBatch,
+  uploadBatch,
+} from "../bench/lib/step.ts";
+import { testDevice } from "./helpers/gpu.ts";
+
+// llama-60m's layout at toy size (the vocabulary must exceed the bench's id offset of 1000).
+const TINY: ModelShape = {
+  name: "llama-tiny",
+  kind: "llama",
+  layers: 2,
+  hidden: 128,
+  heads: 4,
+  intermediate: 172,
+  vocab: 1100,
+};
+
+Deno.test("bench: llama rows (VeLoRA-all frees the q/k/v and gate/up inputs) and generation speed", async () => {
+  const device = await testDevice();
+  const { model, veloraLayers } = buildLlamaBenchModel(device, TINY, 16, "velora-all", 0);
+  assert.equal(veloraLayers, 7 * TINY.layers);
+  model.dispose();
+  assert.throws(() => buildLlamaBenchModel(device, TINY, 16, "lora", 0), /not benchmarked/);
+  const batch = uploadBatch(device, randomBatch(2, 16, TINY.vocab, 0), "llama");
+  assert.deepEqual(batch.labels.shape, [2, 16]);
+  try {
+    const run = (mode: "full" | "velora-all") =>
+      measureMode(device, {
+        shape: TINY,
+        mode,
+        batch,
+        dims: { batch: 2, seq: 16 },
+        warmup: 0,
+        steps: 1,
+        seed: 0,
+      });
+    const full = await run("full");
+    const vel = await run("velora-all");
+    assert.ok(Number.isFinite(full.loss) && Number.isFinite(vel.loss));
+    assert.equal(full.leaked_bytes, 0);
+    assert.equal(vel.leaked_bytes, 0);
+    // At least the q/k/v and gate/up inputs (two [32, 128] f32 tensors per layer) are gone.
+    const sharedInputs = TINY.layers * 2 * 32 * 128 * 4;
+    assert.ok(
+      full.activation_bytes - vel.activation_bytes >= sharedInputs,
+      `${full.activation_bytes} − ${vel.activation_bytes} < ${sharedInputs}`,
+    );
+  } finally {
+    disposeGpuBatch(batch);
+  }
+  const g = await measureGeneration(device, TINY, { batch: 1, prompt: 4, new_tokens: 3, seed: 0 });
+  assert.ok(g.decode_tokens_per_second > 0 && g.prefill_ms > 0);
+});
