@@ -50,6 +50,9 @@ export class SavedTensor {
 
   /** Drops the saved reference. */
   release(): void {
+    // The unpacked f32 copy of a packed save (normally already freed by the backward's scope).
+    this.#unpacked?.dispose();
+    this.#unpacked = null;
     if (!this.#t) return;
     const storage = this.#t.storage;
     // The handle's storage reference was handed to the save; give it back through unsave().
