@@ -1,5 +1,6 @@
 /**
- * Pipelines (transformers.js names): `pipeline("text-classification" | "fill-mask", ...)`.
+ * Pipelines (transformers.js names): `pipeline("text-classification" | "fill-mask" |
+ * "text-generation", ...)`.
  * @module
  */
 export {
@@ -10,6 +11,7 @@ export {
   type PipelineLoader,
   SUPPORTED_TASKS,
   type TextClassifier,
+  type TextGenerator,
 } from "./pipeline.ts";
 export {
   type Encoded,

@@ -6,7 +6,18 @@
  */
 
 import type { PreTrainedModel } from "../models/modeling_utils.ts";
-import { AutoModelForMaskedLM, AutoModelForSequenceClassification } from "../models/auto/auto.ts";
+import {
+  AutoModelForCausalLM,
+  AutoModelForMaskedLM,
+  AutoModelForSequenceClassification,
+} from "../models/auto/auto.ts";
+import { LlamaForCausalLM } from "../models/llama/modeling_llama.ts";
+import type { ChatMessage } from "../data/chat_template.ts";
+import {
+  type TextGenerationOptions,
+  type TextGenerationOutput,
+  TextGenerationPipeline,
+} from "./text_generation.ts";
 import { loadPipelineTokenizer, type PipelineOptions } from "./base.ts";
 import { type BaseModelLoader, isAdapterFolder, peftFromPretrained } from "../peft/auto.ts";
 import {
@@ -33,6 +44,14 @@ export type FillMasker = Callable<
   string | string[],
   FillMaskOptions,
   FillMaskOutput[] | FillMaskOutput[][]
+>;
+
+/** `pipeline("text-generation", ...)`: a prompt, prompts, or a chat (`[{ role, content }]`). */
+export type TextGenerator = Callable<
+  TextGenerationPipeline,
+  string | string[] | ChatMessage[] | ChatMessage[][],
+  TextGenerationOptions,
+  TextGenerationOutput[] | TextGenerationOutput[][]
 >;
 
 /** Makes `p` callable as `p(input, options)` (transformers.js style), keeping its members. */
@@ -85,6 +104,13 @@ export const SUPPORTED_TASKS: Readonly<Record<string, PipelineLoader>> = {
     const { m, tok } = await modelAndTokenizer(AutoModelForMaskedLM, model, options);
     return callable(new FillMaskPipeline(m, tok, options));
   },
+  "text-generation": async (model, options) => {
+    const { m, tok } = await modelAndTokenizer(AutoModelForCausalLM, model, options);
+    if (!(m instanceof LlamaForCausalLM)) {
+      throw new Error(`pipeline("text-generation"): ${m.constructor.name} is not a causal LM`);
+    }
+    return callable(new TextGenerationPipeline(m, tok));
+  },
 };
 
 /**
@@ -104,6 +130,12 @@ export async function pipeline(
   model: string | PreTrainedModel,
   options: PipelineOptions,
 ): Promise<FillMasker>;
+/** A text-generation pipeline (see the first overload). */
+export async function pipeline(
+  task: "text-generation",
+  model: string | PreTrainedModel,
+  options: PipelineOptions,
+): Promise<TextGenerator>;
 /** A pipeline of a task registered in {@linkcode SUPPORTED_TASKS} (see the first overload). */
 export async function pipeline(
   task: string,
