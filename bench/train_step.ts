@@ -211,10 +211,10 @@ function aggregate(rs: ModeResult[], base: ModeResult[]): ResultRow {
   const max = (f: (r: ModeResult) => number) => Math.max(...rs.map(f));
   const peak = max((r) => r.peak_bytes);
   const staticBytes = max((r) => r.static_bytes);
-  // Per sequence: what the peak holds beyond weights and optimizer state (activations and the
-  // forward's temporaries; gradients are freed by zero_grad and allocated after the forward).
-  // The budget keeps room for all gradients too, so the estimate errs on the safe side.
-  const perSeq = (peak - max((r) => r.param_opt_bytes)) / r0.batch;
+  // Per sequence: the activations saved for backward. The budget holds static bytes (weights,
+  // gradients, optimizer state) + batch × that: conservative in that gradients and activations
+  // never peak together; the forward's short-lived temporaries are not counted.
+  const perSeq = max((r) => r.activation_bytes) / r0.batch;
   const fits: Record<string, number> = {};
   for (const gib of [4, 8, 16]) {
     fits[`${gib}GiB`] = Math.max(0, Math.floor((gib * 2 ** 30 - staticBytes) / perSeq));
@@ -234,7 +234,6 @@ function aggregate(rs: ModeResult[], base: ModeResult[]): ResultRow {
     rounds: rs.length,
     static_bytes: staticBytes,
     activation_bytes_per_seq: Math.round(max((r) => r.activation_bytes) / r0.batch),
-    peak_bytes_per_seq: Math.round(perSeq),
     reserved_bytes: max((r) => r.reserved_bytes),
     fits_batch: fits,
     step_ms_all: all.map((x) => Math.round(x * 10) / 10),
@@ -373,8 +372,8 @@ const totalS = (performance.now() - started) / 1000;
 notes.push(
   `Time ratios: median over ${rounds} interleaved round(s) of (mode ÷ full) per round, min–max in ` +
     "parentheses; CPU = this process's CPU time per step (the software adapter's GPU threads " +
-    "included). Fits: largest batch at this seq whose peak (static + (peak − static) per " +
-    "sequence × batch) stays within the budget.",
+    "included). Fits: largest batch at this seq with static + batch × activations per sequence " +
+    "within the budget.",
 );
 if (torchRow) {
   notes.push(

@@ -47,7 +47,9 @@ const WG: u32 = 128u;
 @group(0) @binding(3) var<storage, read_write> sout: array<f32>;
 
 fn nan() -> f32 {
-  return bitcast<f32>(0x7fc00000u);
+  // Through a var: a NaN constant expression is a shader-creation error in Chrome's Tint.
+  var bits = 0x7fc00000u;
+  return bitcast<f32>(bits);
 }
 
 @compute @workgroup_size(WG)

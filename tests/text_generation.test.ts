@@ -4,6 +4,7 @@ import { trainByteLevelBPE } from "../src/data/bpe_train.ts";
 import { LlamaConfig } from "../src/models/llama/config.ts";
 import { LlamaForCausalLM } from "../src/models/llama/modeling_llama.ts";
 import { TextGenerationPipeline } from "../src/pipelines/text_generation.ts";
+import { pipeline } from "../src/pipelines/pipeline.ts";
 import { pickToken } from "../src/models/llama/generate.ts";
 import { mulberry32 } from "../src/util/rng.ts";
 import { testDevice } from "./helpers/gpu.ts";
@@ -73,6 +74,11 @@ Deno.test("text-generation pipeline: left-padded batches continue as single prom
     });
     assert.deepEqual(s1, s2);
     generator.model.dispose();
+    // The same through pipeline() (transformers.js style: a callable).
+    const gen = await pipeline("text-generation", dir, { device });
+    assert.deepEqual(await gen("the cat sat on", opts), one);
+    assert.equal(gen.task, "text-generation");
+    gen.model.dispose();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -130,8 +130,9 @@ export function markdownTable(rows: ResultRow[]): string {
 
 /**
  * "How big a batch fits": per (model, mode) the static bytes (weights, gradients, optimizer
- * state), activation and peak bytes per sequence, reserved bytes (live + pooled) next to the peak,
- * and the largest batch at the measured seq whose peak fits in 4, 8 and 16 GiB.
+ * state), activation bytes per sequence, reserved bytes (live + pooled) next to the peak of live
+ * bytes, and the largest batch at the measured seq with static + batch × activations per
+ * sequence within 4, 8 and 16 GiB.
  */
 export function fitTable(rows: ResultRow[]): string {
   const withFit = rows.filter((r) => typeof r.static_bytes === "number");
@@ -142,7 +143,6 @@ export function fitTable(rows: ResultRow[]): string {
     "seq",
     "static",
     "activations / seq",
-    "peak / seq",
     "peak (live)",
     "reserved",
     "batch in 4 GiB",
@@ -158,7 +158,6 @@ export function fitTable(rows: ResultRow[]): string {
       String(r.seq),
       mib(r.static_bytes as number),
       mib(r.activation_bytes_per_seq as number),
-      mib(r.peak_bytes_per_seq as number),
       mib(r.peak_bytes),
       mib(typeof r.reserved_bytes === "number" ? r.reserved_bytes : null),
       String(fits["4GiB"] ?? DASH),

@@ -103,8 +103,11 @@ function checkRow(
   return textPair === undefined ? { text, label } : { text, textPair, label };
 }
 
-async function readTable(path: string, format: TextFileFormat): Promise<RawTable> {
-  const bytes = await Deno.readFile(path);
+async function readTable(
+  path: string,
+  bytes: Uint8Array,
+  format: TextFileFormat,
+): Promise<RawTable> {
   if (bytes.length === 0) throw fileError(path, 1, "file is empty");
   const decoded = decodeUtf8Lines(bytes);
   if (format === "tsv") return readTsv(path, decoded);
@@ -130,6 +133,11 @@ export async function loadTextClassificationFile(
   options: TextFileOptions = {},
 ): Promise<Dataset> {
   const file = path instanceof URL ? fileURLToPath(path) : path;
+  checkedFormat(file, options); // before touching the file system
+  return await parseTextClassification(await Deno.readFile(file), file, options);
+}
+
+function checkedFormat(file: string, options: TextFileOptions): TextFileFormat {
   const format = options.format ?? formatFromPath(file);
   if (format === undefined) {
     throw new Error(
@@ -139,7 +147,25 @@ export async function loadTextClassificationFile(
   if (!["tsv", "csv", "jsonl"].includes(format)) {
     throw new Error(`${file}: option format: unknown format "${format}" (tsv, csv, jsonl)`);
   }
-  const table = await readTable(file, format);
+  return format;
+}
+
+/**
+ * {@linkcode loadTextClassificationFile} on bytes already in memory (a file picked in a browser,
+ * a `fetch` body): no file system.
+ *
+ * @param bytes The file's contents (UTF-8).
+ * @param file The file's name: messages say `FILE:LINE`, and the format defaults from its extension.
+ * @param options As {@linkcode loadTextClassificationFile}.
+ * @throws {Error} as {@linkcode loadTextClassificationFile}.
+ */
+export async function parseTextClassification(
+  bytes: Uint8Array,
+  file: string,
+  options: TextFileOptions = {},
+): Promise<Dataset> {
+  const format = checkedFormat(file, options);
+  const table = await readTable(file, bytes, format);
   const cols = resolveColumns(file, table.headerLine, table.columns, options);
   const allowed = options.labels ? new Set(options.labels) : undefined;
   if (options.labels) buildLabelMap([], options.labels); // validates the option early

@@ -5,6 +5,7 @@
  * @module
  */
 
+export { fetchModelFile, type FetchModelFileOptions } from "./fetch_hub.ts";
 export { resolveModelFile, type ResolveModelFileOptions } from "./resolve.ts";
 export { resolveModelWeights, type ResolveModelWeightsOptions } from "./weights.ts";
 export {

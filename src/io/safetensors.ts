@@ -18,6 +18,7 @@ export {
   type SafetensorsHeader,
 } from "./safetensors_header.ts";
 export { SAFETENSORS_DTYPE_SIZES, type SafetensorsDtype } from "./safetensors_dtype.ts";
+export { loadSafetensorsFromBuffer, serializeSafetensors } from "./safetensors_buffer.ts";
 export {
   saveSafetensors,
   type SaveSafetensorsTensor,

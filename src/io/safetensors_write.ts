@@ -24,13 +24,15 @@ export type SaveSafetensorsTensors =
   | Map<string, SaveSafetensorsTensor>
   | Record<string, SaveSafetensorsTensor>;
 
-interface Planned {
+/** One tensor laid out for writing. */
+export interface Planned {
   name: string;
   bytes: Uint8Array;
   header: { dtype: "F32" | "I32"; shape: number[]; data_offsets: [number, number] };
 }
 
-function plan(path: string, tensors: SaveSafetensorsTensors): Planned[] {
+/** Validates and lays out tensors: sorted by name, packed from offset 0. */
+export function plan(path: string, tensors: SaveSafetensorsTensors): Planned[] {
   const list = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   list.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   let offset = 0;
@@ -58,7 +60,8 @@ function plan(path: string, tensors: SaveSafetensorsTensors): Planned[] {
   });
 }
 
-function encodeHeader(
+/** The length prefix and JSON header, padded with spaces to a multiple of 8 bytes. */
+export function encodeHeader(
   path: string,
   planned: Planned[],
   metadata: Record<string, string> | undefined,

@@ -1,5 +1,6 @@
 /**
- * Pipelines (transformers.js names): `pipeline("text-classification" | "fill-mask", ...)`.
+ * Pipelines (transformers.js names): `pipeline("text-classification" | "fill-mask" |
+ * "text-generation", ...)`.
  * @module
  */
 export {

@@ -12,6 +12,12 @@ import {
   AutoModelForSequenceClassification,
 } from "../models/auto/auto.ts";
 import { LlamaForCausalLM } from "../models/llama/modeling_llama.ts";
+import type { ChatMessage } from "../data/chat_template.ts";
+import {
+  type TextGenerationOptions,
+  type TextGenerationOutput,
+  TextGenerationPipeline,
+} from "./text_generation.ts";
 import { loadPipelineTokenizer, type PipelineOptions } from "./base.ts";
 import { type BaseModelLoader, isAdapterFolder, peftFromPretrained } from "../peft/auto.ts";
 import {
@@ -20,12 +26,6 @@ import {
   TextClassificationPipeline,
 } from "./text_classification.ts";
 import { type FillMaskOptions, type FillMaskOutput, FillMaskPipeline } from "./fill_mask.ts";
-import {
-  type TextGenerationOptions,
-  type TextGenerationOutput,
-  TextGenerationPipeline,
-} from "./text_generation.ts";
-import type { ChatMessage } from "../data/chat_template.ts";
 
 /** A pipeline as a function, with the pipeline object's members (`model`, `tokenizer`, ...). */
 export type Callable<P, I, O, R> = ((input: I, options?: O) => Promise<R>) & P;
@@ -46,7 +46,7 @@ export type FillMasker = Callable<
   FillMaskOutput[] | FillMaskOutput[][]
 >;
 
-/** `pipeline("text-generation", ...)`. */
+/** `pipeline("text-generation", ...)`: a prompt, prompts, or a chat (`[{ role, content }]`). */
 export type TextGenerator = Callable<
   TextGenerationPipeline,
   string | string[] | ChatMessage[] | ChatMessage[][],
@@ -107,8 +107,7 @@ export const SUPPORTED_TASKS: Readonly<Record<string, PipelineLoader>> = {
   "text-generation": async (model, options) => {
     const { m, tok } = await modelAndTokenizer(AutoModelForCausalLM, model, options);
     if (!(m instanceof LlamaForCausalLM)) {
-      m.dispose();
-      throw new Error(`pipeline("text-generation"): needs a causal LM, got ${m.constructor.name}`);
+      throw new Error(`pipeline("text-generation"): ${m.constructor.name} is not a causal LM`);
     }
     return callable(new TextGenerationPipeline(m, tok));
   },

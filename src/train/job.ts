@@ -241,21 +241,10 @@ export async function prepareData(o: FinetuneOptions): Promise<PreparedData> {
   };
 }
 
-/** The embedded default: a small BERT, randomly initialised, with bert-base-uncased's vocabulary. */
-export const DEFAULT_MODEL_CONFIG = {
-  vocab_size: 30522,
-  hidden_size: 128,
-  num_hidden_layers: 2,
-  num_attention_heads: 2,
-  intermediate_size: 512,
-  max_position_embeddings: 512,
-  hidden_dropout_prob: 0.1,
-  attention_probs_dropout_prob: 0.1,
-} as const;
-
-/** Name used in metrics for the embedded default model. */
-export const DEFAULT_MODEL_NAME =
-  "velora/small-bert-random-init (2 layers, hidden 128, bert-base-uncased vocab)";
+// In their own module so that pages (examples/browser) can build the default model without the
+// Trainer's Node-only progress bar.
+export { DEFAULT_MODEL_CONFIG, DEFAULT_MODEL_NAME } from "./default_model.ts";
+import { DEFAULT_MODEL_CONFIG, DEFAULT_MODEL_NAME } from "./default_model.ts";
 
 /** Builds the model and tokenizer of a run, with labels from the data. */
 export async function buildModel(
