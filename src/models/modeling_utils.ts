@@ -17,7 +17,7 @@ import type { Device } from "../runtime/device.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { type InitOptions, Module } from "../nn/module.ts";
 import { Dropout } from "../nn/dropout.ts";
-import { ALL_ATTENTION_FUNCTIONS } from "../nn/attention.ts";
+import { ALL_ATTENTION_FUNCTIONS, type AttnImplementation } from "../nn/attention.ts";
 import { type Generator, mulberry32, normal_ } from "../nn/init.ts";
 import { checkParameterBudget, type ParameterEstimate } from "./size_check.ts";
 import {
@@ -33,8 +33,8 @@ export interface PretrainedConfigLike {
   model_type: string;
   /** Model classes the weights were saved from; set by `save_pretrained`. */
   architectures: string[] | null;
-  /** Name of the attention implementation (see `nn/attention.ts`); default "eager". */
-  attn_implementation?: string;
+  /** The attention implementation, by name or as a function (see `nn/attention.ts`); default "eager". */
+  attn_implementation?: AttnImplementation;
   /** Where the config came from (a file path), for error messages. */
   readonly source?: string;
   /** Writes config.json into `dir`. */

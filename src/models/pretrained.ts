@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import type { Device } from "../runtime/device.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { Module } from "../nn/module.ts";
+import type { AttnImplementation } from "../nn/attention.ts";
 import { saveSafetensors } from "../io/safetensors.ts";
 import { openForRead, readAt, readHeaderFromFile } from "../io/safetensors_header.ts";
 import { assertLittleEndianHost, decodeTensorBytes } from "../io/safetensors_dtype.ts";
@@ -25,8 +26,8 @@ export interface FromPretrainedOptions extends Omit<ResolveModelFileOptions, "re
   seed?: number;
   /** Receives warnings (missing/unexpected weights); default `console.warn`. */
   warn?: (message: string) => void;
-  /** Attention implementation by name (HF `attn_implementation`, see `nn/attention.ts`). */
-  attn_implementation?: string;
+  /** Attention implementation, by name (HF `attn_implementation`) or as a function (`nn/attention.ts`). */
+  attn_implementation?: AttnImplementation;
   /**
    * Parameter dtype (HF `dtype` / `torch_dtype`): "float32" or "auto" (the default). Parameters
    * are f32 on the GPU; F16, BF16 and F64 checkpoints are converted tensor by tensor.

@@ -5,10 +5,10 @@
  *
  * Adding an implementation: write an {@linkcode AttentionFunction} (same shapes and semantics as
  * {@linkcode eagerAttention}, with a test against it), then either add one line to `BUILTIN`
- * below (implementations that ship with velora) or call
- * `ALL_ATTENTION_FUNCTIONS.register("name", fn)` from user code before building the model. A model
- * whose config names it (`attn_implementation: "name"`, or the `attn_implementation` option of
- * `from_pretrained`) then uses it in every layer.
+ * below (implementations that ship with velora, chosen by name) or pass the function itself as
+ * `attn_implementation` (the config field or the `from_pretrained` option); the model then uses it
+ * in every layer. There is deliberately no global `register`: a process-wide table that user code
+ * mutates would let one caller's choice leak into every later model (and test).
  *
  * @module
  */
@@ -147,19 +147,17 @@ const BUILTIN: Record<string, AttentionFunction> = {
 };
 
 /**
- * Name → {@linkcode AttentionFunction} (HF `AttentionInterface` / `ALL_ATTENTION_FUNCTIONS`).
- * Append-only: a name cannot be registered twice, so a model's choice cannot change under it.
+ * An `attn_implementation`: a built-in's name ("eager", "flash_attention_2", "sdpa") or an
+ * {@linkcode AttentionFunction} passed directly (runtime only; never written to config.json).
+ */
+export type AttnImplementation = string | AttentionFunction;
+
+/**
+ * Name → built-in {@linkcode AttentionFunction} (HF `ALL_ATTENTION_FUNCTIONS`), read-only: a custom
+ * implementation is passed as the function itself, not registered globally.
  */
 export class AttentionRegistry {
-  readonly #fns = new Map<string, AttentionFunction>(Object.entries(BUILTIN));
-
-  /** Adds `fn` under `name`. @throws {Error} when the name is taken or empty. */
-  register(name: string, fn: AttentionFunction): void {
-    if (!name || this.#fns.has(name)) {
-      throw new Error(`attention implementation "${name}" is already registered or empty`);
-    }
-    this.#fns.set(name, fn);
-  }
+  readonly #fns: ReadonlyMap<string, AttentionFunction> = new Map(Object.entries(BUILTIN));
 
   /** Whether `name` is registered. */
   has(name: string): boolean {
@@ -171,14 +169,18 @@ export class AttentionRegistry {
     return [...this.#fns.keys()];
   }
 
-  /** The implementation called `name`. @throws {Error} listing the registered names. */
-  get(name: string): AttentionFunction {
+  /**
+   * The built-in called `name`, or `name` itself when it is a function.
+   * @throws {Error} listing the built-in names for an unknown name.
+   */
+  get(name: AttnImplementation): AttentionFunction {
+    if (typeof name === "function") return name;
     const fn = this.#fns.get(name);
     if (!fn) {
       throw new Error(
         `attn_implementation "${name}" is not registered (available: ${
           this.names().map((n) => `"${n}"`).join(", ")
-        })`,
+        }; or pass an AttentionFunction itself)`,
       );
     }
     return fn;

@@ -35,6 +35,7 @@ export {
   type AttentionOptions,
   AttentionRegistry,
   attentionShapes,
+  type AttnImplementation,
   eagerAttention,
   flashAttention2,
 } from "./attention.ts";

@@ -8,6 +8,7 @@
 import { dirname, join } from "node:path";
 import { resolveModelFile, type ResolveModelFileOptions } from "../../hub/resolve.ts";
 import type { ParameterEstimate } from "../size_check.ts";
+import type { AttnImplementation } from "../../nn/attention.ts";
 import { writeAtomic } from "../../util/write_atomic.ts";
 
 /** Activation functions velora implements: `"gelu"` is the exact (erf) GELU, as HF's `"gelu"`. */
@@ -241,10 +242,10 @@ export class BertConfig implements BertConfigFields {
   /** Fields of the input that velora does not interpret, passed through to `toJSON()`. */
   extra: Record<string, unknown>;
   /**
-   * Attention implementation by name (HF `attn_implementation`, see `nn/attention.ts`); runtime
+   * Attention implementation, by name or as a function (HF `attn_implementation`, see `nn/attention.ts`); runtime
    * only, not written to config.json. Default "eager".
    */
-  attn_implementation = "eager";
+  attn_implementation: AttnImplementation = "eager";
   /** Where the config came from (its file path, or the class name), for error messages. */
   readonly source: string;
 

@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { resolveModelFile, type ResolveModelFileOptions } from "../../hub/resolve.ts";
 import type { Llama3RopeScaling } from "../../ops/rope.ts";
 import type { ParameterEstimate } from "../size_check.ts";
+import type { AttnImplementation } from "../../nn/attention.ts";
 export type { Llama3RopeScaling } from "../../ops/rope.ts";
 
 /** `model_type`s that share LLaMA's layout. */
@@ -131,8 +132,8 @@ export class LlamaConfig implements LlamaConfigFields {
   bos_token_id: number | null = 1;
   eos_token_id: number | number[] | null = 2;
   pad_token_id: number | null = null;
-  /** Attention kernel by name (see `nn/attention.ts`); default "eager". Not written to JSON. */
-  attn_implementation?: string;
+  /** Attention kernel, by name or as a function (see `nn/attention.ts`); default "eager". Not written to JSON. */
+  attn_implementation?: AttnImplementation;
   /** Where the config came from (a file path), for error messages. */
   readonly source: string;
   /** Fields of the input velora does not interpret, passed through to `toJSON()`. */
@@ -150,7 +151,9 @@ export class LlamaConfig implements LlamaConfigFields {
     };
     for (const [k, v] of Object.entries(input)) {
       if (k === "attn_implementation" || k === "_attn_implementation") {
-        if (typeof v === "string") this.attn_implementation = v;
+        if (typeof v === "string" || typeof v === "function") {
+          this.attn_implementation = v as AttnImplementation;
+        }
       } else if (!(FIELD_NAMES as readonly string[]).includes(k)) this.extra[k] = v;
     }
     const mt = input.model_type ?? "llama";
