@@ -50,6 +50,11 @@ export class TextGenerationPipeline {
     readonly tokenizer: PreTrainedTokenizer,
   ) {}
 
+  /** Frees the model's GPU buffers. */
+  dispose(): void {
+    this.model.dispose();
+  }
+
   /**
    * Loads the model (AutoModelForCausalLM) and the tokenizer (AutoTokenizer) of one folder or
    * hub repo.

@@ -9,7 +9,9 @@ export function free(...items: (Disposable | null | undefined)[]): void {
 
 /** Anything a scope can dispose. */
 export interface Disposable {
+  /** Frees the object's resources now (GPU buffers for a tensor); a second call is a no-op. */
   dispose(): void;
+  /** True once `dispose()` ran. */
   readonly isDisposed: boolean;
 }
 
