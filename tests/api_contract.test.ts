@@ -17,6 +17,7 @@ import {
   BertForSequenceClassification,
   checkpoint,
   clipGradNormCoef,
+  CONFIG_MAPPING,
   Device,
   free,
   get_peft_model,
@@ -25,6 +26,10 @@ import {
   LlamaModel,
   LoraConfig,
   MemoryStats,
+  MODEL_FOR_CAUSAL_LM_MAPPING,
+  MODEL_FOR_MASKED_LM_MAPPING,
+  MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING,
+  MODEL_MAPPING,
   Module,
   nn,
   noGrad,
@@ -34,6 +39,7 @@ import {
   removeVeLoRA,
   RobertaForSequenceClassification,
   RobertaModel,
+  SUPPORTED_TASKS,
   Tensor,
   tidy,
   Trainer,
@@ -238,6 +244,18 @@ Deno.test("API.md Hugging Face models, VeLoRA and LoRA on a saved BERT", async (
     const mlm = await AutoModelForMaskedLM.from_pretrained(fixture("bert_tiny_mlm"), { device });
     assert.ok(mlm instanceof BertForMaskedLM);
     mlm.dispose();
+
+    // No module-level mutable state: the dispatch tables are frozen constants.
+    for (
+      const table of [
+        CONFIG_MAPPING,
+        MODEL_MAPPING,
+        MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING,
+        MODEL_FOR_MASKED_LM_MAPPING,
+        MODEL_FOR_CAUSAL_LM_MAPPING,
+        SUPPORTED_TASKS,
+      ]
+    ) assert.ok(Object.isFrozen(table));
 
     // Pipelines: text-classification with transformers.js outputs and defaults.
     const classify = await pipeline("text-classification", dir, { device });

@@ -95,7 +95,7 @@ async function modelAndTokenizer(
 }
 
 /** Task name → loader (HF / transformers.js `SUPPORTED_TASKS`). */
-export const SUPPORTED_TASKS: Readonly<Record<string, PipelineLoader>> = {
+export const SUPPORTED_TASKS: Readonly<Record<string, PipelineLoader>> = Object.freeze({
   "text-classification": async (model, options) => {
     const { m, tok } = await modelAndTokenizer(AutoModelForSequenceClassification, model, options);
     return callable(new TextClassificationPipeline(m, tok, options));
@@ -111,7 +111,7 @@ export const SUPPORTED_TASKS: Readonly<Record<string, PipelineLoader>> = {
     }
     return callable(new TextGenerationPipeline(m, tok));
   },
-};
+});
 
 /**
  * A pipeline for `task` over `model` (a hub id, a local folder, or a loaded model with

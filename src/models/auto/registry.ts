@@ -15,13 +15,13 @@ import { LlamaForCausalLM, LlamaModel } from "../llama/modeling_llama.ts";
 import type { ConfigClass, PreTrainedModel, PreTrainedModelClass } from "../modeling_utils.ts";
 
 /** `model_type` → config class. */
-export const CONFIG_MAPPING: Readonly<Record<string, ConfigClass>> = {
+export const CONFIG_MAPPING: Readonly<Record<string, ConfigClass>> = Object.freeze({
   bert: BertConfig,
   roberta: RobertaConfig,
   llama: LlamaConfig,
   qwen2: LlamaConfig,
   mistral: LlamaConfig,
-};
+});
 
 /**
  * A model class of any config type (its constructor's config parameter is erased; the Auto
@@ -35,29 +35,29 @@ export type AnyModelClass =
 export type ModelMapping = Readonly<Record<string, AnyModelClass>>;
 
 /** Base models (`AutoModel`). */
-export const MODEL_MAPPING: ModelMapping = {
+export const MODEL_MAPPING: ModelMapping = Object.freeze({
   bert: BERT_CLASSES.model,
   roberta: ROBERTA_CLASSES.model,
   llama: LlamaModel,
   qwen2: LlamaModel,
   mistral: LlamaModel,
-};
+});
 
 /** `AutoModelForSequenceClassification`. */
-export const MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING: ModelMapping = {
+export const MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING: ModelMapping = Object.freeze({
   bert: BERT_CLASSES.sequence_classification,
   roberta: ROBERTA_CLASSES.sequence_classification,
-};
+});
 
 /** `AutoModelForMaskedLM`. */
-export const MODEL_FOR_MASKED_LM_MAPPING: ModelMapping = {
+export const MODEL_FOR_MASKED_LM_MAPPING: ModelMapping = Object.freeze({
   bert: BERT_CLASSES.masked_lm,
   roberta: ROBERTA_CLASSES.masked_lm,
-};
+});
 
 /** `AutoModelForCausalLM`: decoders of the LLaMA family. */
-export const MODEL_FOR_CAUSAL_LM_MAPPING: ModelMapping = {
+export const MODEL_FOR_CAUSAL_LM_MAPPING: ModelMapping = Object.freeze({
   llama: LlamaForCausalLM,
   qwen2: LlamaForCausalLM,
   mistral: LlamaForCausalLM,
-};
+});
