@@ -9,6 +9,7 @@ import type { Module } from "../../nn/module.ts";
 import { Embedding } from "../../nn/embedding.ts";
 import { Linear } from "../../nn/linear.ts";
 import { type ModelOptions, PreTrainedModel, type WeightInit } from "../modeling_utils.ts";
+import { initStandardWeights } from "../init_weights.ts";
 import { LlamaConfig } from "./config.ts";
 import {
   type LayerCache,
@@ -73,15 +74,7 @@ export abstract class LlamaPreTrainedModel extends PreTrainedModel<LlamaConfig> 
 
   /** HF `_init_weights`. */
   protected _init_weights(module: Module, init: WeightInit): void {
-    const std = this.config.initializer_range;
-    if (module instanceof Linear) {
-      init.normal(module.weight, std);
-      init.fill(module.bias, 0);
-    } else if (module instanceof Embedding) {
-      init.normal(module.weight, std, module.padding_idx);
-    } else if (module instanceof LlamaRMSNorm) {
-      init.fill(module.weight, 1);
-    }
+    initStandardWeights(module, init, this.config.initializer_range, [LlamaRMSNorm]);
   }
 }
 
