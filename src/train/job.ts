@@ -8,6 +8,7 @@ import { loadTextClassificationFile } from "../data/text_file.ts";
 import { stratifiedSplit, takeSubset } from "../data/split.ts";
 import type { Dataset, Example } from "../data/types.ts";
 import { applyVeLoRA, type VeLoRAReport } from "../velora/apply.ts";
+import { VELORA_PRESETS } from "../velora/presets.ts";
 import { enableHalfSavedActivations } from "../nn/half_saved.ts";
 import type { VeLoRAInitType } from "../velora/velora_linear.ts";
 import { get_peft_model, LoraConfig, type PeftModel } from "../peft/mod.ts";
@@ -282,17 +283,7 @@ export async function buildModel(
 }
 
 /** The six encoder linear types of BERT, and the paper's "vd" (value + FFN down projection). */
-export const VELORA_PRESETS: Record<string, (string | RegExp)[]> = {
-  all: [
-    "attention.self.query",
-    "attention.self.key",
-    "attention.self.value",
-    "attention.output.dense",
-    "intermediate.dense",
-    /.*layer\.\d+\.output\.dense/,
-  ],
-  vd: ["attention.self.value", /.*layer\.\d+\.output\.dense/],
-};
+export { VELORA_PRESETS };
 
 /** What {@linkcode setupMode} made of the model. */
 export interface ModeSetup {
