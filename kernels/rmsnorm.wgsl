@@ -66,15 +66,14 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   }
 }
 
-// Workgroup (cx, k): columns [64·cx, 64·cx + 64), rows [k·chunk, (k+1)·chunk), rows in order.
+// Workgroup (cx, k): columns [64·cx, 64·cx + 64), row-chunk k (chunk_rows, norm_params.wgsl).
 @compute @workgroup_size(64)
 fn backward_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let c = wid.x * 64u + lid.x;
   if (c >= p.cols) { return; }
-  let r0 = wid.y * p.chunk;
-  let r1 = min(r0 + p.chunk, p.rows);
+  let rows = chunk_rows(wid.y);
   var dw = 0.0;
-  for (var r = r0; r < r1; r++) {
+  for (var r = rows.x; r < rows.y; r++) {
     dw += pdy[r * p.cols + c] * px[r * p.cols + c] * prstd[r];
   }
   pdw[wid.y * p.cols + c] = dw;

@@ -30,7 +30,7 @@ Deno.test("bench: llama rows (VeLoRA-all frees the q/k/v and gate/up inputs) and
   const batch = uploadBatch(device, randomBatch(2, 16, TINY.vocab, 0), "llama");
   assert.deepEqual(batch.labels.shape, [2, 16]);
   try {
-    const run = (mode: "full" | "velora-all") =>
+    const run = (mode: "full" | "velora-all" | "lean") =>
       measureMode(device, {
         shape: TINY,
         mode,
@@ -42,9 +42,20 @@ Deno.test("bench: llama rows (VeLoRA-all frees the q/k/v and gate/up inputs) and
       });
     const full = await run("full");
     const vel = await run("velora-all");
-    assert.ok(Number.isFinite(full.loss) && Number.isFinite(vel.loss));
+    const lean = await run("lean");
+    assert.ok(
+      Number.isFinite(full.loss) && Number.isFinite(vel.loss) && Number.isFinite(lean.loss),
+    );
     assert.equal(full.leaked_bytes, 0);
     assert.equal(vel.leaked_bytes, 0);
+    assert.equal(lean.leaked_bytes, 0);
+    assert.equal(lean.velora_layers, 7 * TINY.layers);
+    // 0.327× here (the logits weigh little at vocabulary 1100); 0.203× at llama-60m × 256 tokens
+    // (`deno run -A bench/activations.ts --model llama-60m`).
+    assert.ok(
+      lean.activation_bytes < 0.35 * full.activation_bytes,
+      `lean ${lean.activation_bytes} vs full ${full.activation_bytes}`,
+    );
     // At least the q/k/v and gate/up inputs (two [32, 128] f32 tensors per layer) are gone.
     const sharedInputs = TINY.layers * 2 * 32 * 128 * 4;
     assert.ok(

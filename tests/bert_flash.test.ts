@@ -1,22 +1,20 @@
 import assert from "node:assert/strict";
-import { BertForSequenceClassification } from "../src/models/bert/modeling_bert.ts";
-import { loadSafetensors } from "../src/io/safetensors.ts";
-import { tidy } from "../src/tensor/scope.ts";
-import { Dropout } from "../src/nn/dropout.ts";
 import { testDevice } from "./helpers/gpu.ts";
-import { assertTensorClose, checkTrainingStep, dir, loadInputs } from "./helpers/bert.ts";
+import {
+  assertTensorClose,
+  checkTrainingStep,
+  loadInputs,
+  lossAndGrads,
+  trainingBert,
+} from "./helpers/bert.ts";
 
 Deno.test("BERT with attn_implementation flash_attention_2 matches the PyTorch golden step", async () => {
   const device = await testDevice();
-  const inp = await loadInputs(device);
-  const golden = await loadSafetensors(`${dir}/golden.safetensors`);
-  const model = await BertForSequenceClassification.from_pretrained(dir, {
-    device,
+  const model = await trainingBert(device, {
     attn_implementation: "flash_attention_2",
     warn: () => {},
   });
-  model.train();
-  await checkTrainingStep(model, inp, inp.labels, golden);
+  await checkTrainingStep(model, "golden.safetensors");
   model.dispose();
 });
 
@@ -24,30 +22,16 @@ Deno.test("flash_attention_2 equals eager with dropout on (same masks) and keeps
   const device = await testDevice();
   const inp = await loadInputs(device);
   const run = async (impl: string) => {
-    const model = await BertForSequenceClassification.from_pretrained(dir, {
-      device,
-      attn_implementation: impl,
-      warn: () => {},
+    const model = await trainingBert(device, { attn_implementation: impl, warn: () => {} }, {
+      dropout: 0.2,
     });
-    for (const [, m] of model.named_modules()) {
-      if (m instanceof Dropout) (m as { p: number }).p = 0.2;
-    }
-    model.train();
-    const loss = tidy(() => model.forward({ ...inp, labels: inp.labels }).loss!.keep());
-    const saved = device.memory.byCategory.activation;
-    loss.backward();
-    const value = await loss.item();
-    loss.dispose();
-    const grads = new Map<string, Float32Array>();
-    for (const [name, p] of model.named_parameters()) {
-      grads.set(name, (await p.grad!.toArray()) as Float32Array);
-    }
+    const step = await lossAndGrads(model, inp);
     model.dispose();
-    return { value, grads, saved };
+    return step;
   };
   const eager = await run("eager");
   const flash = await run("flash_attention_2");
-  assertTensorClose([flash.value], [eager.value], 1e-5, "loss");
+  assertTensorClose([flash.loss], [eager.loss], 1e-5, "loss");
   for (const [name, g] of eager.grads) {
     assertTensorClose(flash.grads.get(name)!, g, 1e-4, `grad ${name}`, 1e-7);
   }

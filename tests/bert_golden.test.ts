@@ -3,60 +3,42 @@ import { fileURLToPath } from "node:url";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { tidy } from "../src/tensor/scope.ts";
 import { BertForSequenceClassification } from "../src/models/bert/modeling_bert.ts";
-import { loadSafetensors } from "../src/io/safetensors.ts";
 import { testDevice } from "./helpers/gpu.ts";
-import { Dropout } from "../src/nn/dropout.ts";
-import { assertTensorClose, checkTrainingStep, dir, loadInputs } from "./helpers/bert.ts";
+import {
+  assertTensorClose,
+  checkTrainingStep,
+  dir,
+  loadInputs,
+  lossAndGrads,
+  trainingBert,
+} from "./helpers/bert.ts";
 
 Deno.test("BERT forward, loss and every gradient match PyTorch (train mode, dropout 0)", async () => {
   const device = await testDevice();
   const warnings: string[] = [];
-  const model = await BertForSequenceClassification.from_pretrained(dir, {
-    device,
-    warn: (m) => warnings.push(m),
-  });
+  const model = await trainingBert(device, { warn: (m) => warnings.push(m) });
   assert.deepEqual(warnings, []);
-  model.train();
-  const golden = await loadSafetensors(`${dir}/golden.safetensors`);
-  const inp = await loadInputs(device);
-  await checkTrainingStep(model, inp, inp.labels, golden);
+  await checkTrainingStep(model, "golden.safetensors");
   model.dispose();
-  Object.values(inp).forEach((t) => t.dispose());
 });
 
 Deno.test("BERT regression head (num_labels 1) uses MSE and matches PyTorch", async () => {
   const device = await testDevice();
   const rdir = fileURLToPath(new URL("./fixtures/bert_tiny_regression/", import.meta.url));
-  const model = await BertForSequenceClassification.from_pretrained(rdir, {
-    device,
-    warn: () => {},
-  });
-  model.train();
-  const golden = await loadSafetensors(`${dir}/golden_regression.safetensors`);
-  const inp = await loadInputs(device);
-  await checkTrainingStep(model, inp, inp.labels_regression, golden);
+  const model = await trainingBert(device, { warn: () => {} }, { from: rdir });
+  await checkTrainingStep(model, "golden_regression.safetensors", "labels_regression");
   model.dispose();
-  Object.values(inp).forEach((t) => t.dispose());
 });
 
 Deno.test("gradient checkpointing gives the plain gradients with a lower activation peak", async () => {
   const device = await testDevice();
   const inp = await loadInputs(device);
   const run = async (checkpointing: boolean) => {
-    const model = await BertForSequenceClassification.from_pretrained(dir, { device });
-    model.train();
+    const model = await trainingBert(device);
     if (checkpointing) model.gradient_checkpointing_enable();
-    device.memory.resetPeak();
-    const loss = tidy(() => model.forward({ ...inp, labels: inp.labels }).loss!.keep());
-    const activation = device.memory.byCategory.activation;
-    loss.backward();
-    loss.dispose();
-    const grads = new Map<string, Float32Array>();
-    for (const [name, p] of model.named_parameters()) {
-      grads.set(name, (await p.grad!.toArray()) as Float32Array);
-    }
+    const { grads, saved } = await lossAndGrads(model, inp);
     model.dispose();
-    return { grads, activation };
+    return { grads, activation: saved };
   };
   const plain = await run(false);
   const ckpt = await run(true);
@@ -148,23 +130,10 @@ Deno.test("checkpointing replays dropout masks exactly and frees everything afte
   const inp = await loadInputs(device);
   const base = device.memory.liveBytes;
   const run = async (checkpointing: boolean) => {
-    const model = await BertForSequenceClassification.from_pretrained(dir, {
-      device,
-      warn: () => {},
-    });
     // Dropout on: the replayed forward must draw the same masks as the original one.
-    for (const [, m] of model.named_modules()) {
-      if (m instanceof Dropout) (m as { p: number }).p = 0.2;
-    }
-    model.train();
+    const model = await trainingBert(device, { warn: () => {} }, { dropout: 0.2 });
     if (checkpointing) model.gradient_checkpointing_enable();
-    const loss = tidy(() => model.forward({ ...inp, labels: inp.labels }).loss!.keep());
-    loss.backward();
-    loss.dispose();
-    const grads = new Map<string, Float32Array>();
-    for (const [name, p] of model.named_parameters()) {
-      grads.set(name, (await p.grad!.toArray()) as Float32Array);
-    }
+    const { grads } = await lossAndGrads(model, inp);
     model.dispose();
     return grads;
   };

@@ -248,45 +248,26 @@ Deno.test("eager attention seam: causal GQA with left padding (and a KV-cache st
     const maskT = Tensor.from(device, mask, [b, sk], { dtype: "i32" });
     const add = additiveMask(maskT);
     const scale = 1 / Math.sqrt(d);
-    const run = await forwardBackward(
-      device,
-      (qt, kt, vt) =>
-        eagerAttention(qt, kt, vt, {
-          attention_mask: add,
-          is_causal: true,
-          scaling: scale,
-          dropout: 0,
-          seed: null,
-        }),
-      [
-        { data: q, shape: [b, h, sq, d] },
-        { data: kk, shape: [b, hkv, sk, d] },
-        { data: v, shape: [b, hkv, sk, d] },
-      ],
-    );
+    const attend = (qt: Tensor, kt: Tensor, vt: Tensor) =>
+      eagerAttention(qt, kt, vt, {
+        attention_mask: add,
+        is_causal: true,
+        scaling: scale,
+        dropout: 0,
+        seed: null,
+      });
+    const inputs = [
+      { data: q, shape: [b, h, sq, d] },
+      { data: kk, shape: [b, hkv, sk, d] },
+      { data: v, shape: [b, hkv, sk, d] },
+    ];
+    const run = await forwardBackward(device, attend, inputs);
     assertClose(run.y, attentionReference(q, kk, v, mask, dims, scale), {
       rtol: 1e-4,
       atol: 1e-5,
       what: `attention [${dims}]`,
     });
-    if (k === 1) {
-      await gradcheck(
-        device,
-        (qt, kt, vt) =>
-          eagerAttention(qt, kt, vt, {
-            attention_mask: add,
-            is_causal: true,
-            scaling: scale,
-            dropout: 0,
-            seed: null,
-          }),
-        [
-          { data: q, shape: [b, h, sq, d] },
-          { data: kk, shape: [b, hkv, sk, d] },
-          { data: v, shape: [b, hkv, sk, d] },
-        ],
-      );
-    }
+    if (k === 1) await gradcheck(device, attend, inputs);
     add.dispose();
     maskT.dispose();
   }

@@ -1,34 +1,20 @@
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { tidy } from "../src/tensor/scope.ts";
 import { noGrad } from "../src/autograd/grad_mode.ts";
 import { sum } from "../src/ops/reduce.ts";
 import { mul } from "../src/ops/basic.ts";
 import { Linear } from "../src/nn/linear.ts";
-import { BertForSequenceClassification } from "../src/models/bert/modeling_bert.ts";
+import type { BertForSequenceClassification } from "../src/models/bert/modeling_bert.ts";
 import { applyVeLoRA, removeVeLoRA, veloraLayers } from "../src/velora/apply.ts";
 import { VeLoRALinear } from "../src/velora/velora_linear.ts";
 import { loadVeLoRA, saveVeLoRA } from "../src/velora/sidecar.ts";
 import { loadExtraState, saveExtraState } from "../src/nn/extra_state_io.ts";
-import { loadSafetensors } from "../src/io/safetensors.ts";
 import { assertClose, testDevice } from "./helpers/gpu.ts";
-import { assertTensorClose, checkTrainingStep, loadInputs } from "./helpers/bert.ts";
+import { loadVeLoRACases } from "./helpers/velora_cases.ts";
+import { assertTensorClose, checkTrainingStep, loadInputs, trainingBert } from "./helpers/bert.ts";
 
-const vdir = new URL("./fixtures/velora/", import.meta.url);
-const bertDir = fileURLToPath(new URL("./fixtures/bert_tiny/", import.meta.url));
-const cases = JSON.parse(await Deno.readTextFile(new URL("cases.json", vdir))).cases as Record<
-  string,
-  {
-    in_features: number;
-    num_groups: number;
-    out_features: number;
-    scale: number;
-    x_shape: number[];
-  }
->;
-const golden = await loadSafetensors(fileURLToPath(new URL("cases.safetensors", vdir)));
-const g = (name: string) => golden.get(name)!.data as Float32Array;
+const { cases, tensor: g } = await loadVeLoRACases();
 
 Deno.test("VeLoRALinear matches the official algorithm: y, v, dW, db, dX; dW is not exact", async () => {
   const device = await testDevice();
@@ -89,10 +75,7 @@ Deno.test("options are validated with clear errors", async () => {
 });
 
 async function bert() {
-  const device = await testDevice();
-  const model = await BertForSequenceClassification.from_pretrained(bertDir, { device });
-  model.train();
-  return model;
+  return await trainingBert(await testDevice());
 }
 
 const SIX = [
@@ -105,22 +88,18 @@ const SIX = [
 ];
 
 Deno.test("a BERT training step with VeLoRA on all six linear types matches PyTorch", async () => {
-  const device = await testDevice();
   const model = await bert();
   const names = new Set(model.state_dict().keys());
   const report = applyVeLoRA(model, { target_modules: SIX, num_groups: 8 });
   assert.equal(report.layers.length, 12);
   assert.deepEqual(new Set(model.state_dict().keys()), names, "state_dict keys unchanged");
-  const ref = await loadSafetensors(`${bertDir}/golden_velora.safetensors`);
-  const inp = await loadInputs(device);
-  await checkTrainingStep(model, inp, inp.labels, ref);
+  const ref = await checkTrainingStep(model, "golden_velora.safetensors");
   for (const [name, l] of veloraLayers(model)) {
     assertTensorClose(await l.v!.toArray(), ref.get(`v.${name}`)!.data, 1e-4, `v.${name}`);
   }
   const held = report.inputsHeldElsewhere();
   assert.ok(held.every((h) => h.held === false), JSON.stringify(held));
   assert.ok(held.filter((h) => h.sharedZ).length === 4, "key and value reuse query's z");
-  Object.values(inp).forEach((t) => t.dispose());
   model.dispose();
 });
 
@@ -268,6 +247,21 @@ Deno.test("matching errors list candidates; removeVeLoRA restores plain layers",
   model.dispose();
 });
 
+/** `loaded`'s VeLoRA layers hold `saved`'s v vectors, and equal vectors share storage again. */
+async function assertSameV(
+  loaded: BertForSequenceClassification,
+  saved: BertForSequenceClassification,
+): Promise<void> {
+  const a = new Map(veloraLayers(saved));
+  for (const [name, l] of veloraLayers(loaded)) {
+    assert.ok(l.initialized);
+    assert.deepEqual(await l.v!.toArray(), await a.get(name)!.v!.toArray());
+  }
+  const q = loaded.bert.encoder.layer[0].attention.self.query as unknown as VeLoRALinear;
+  const k = loaded.bert.encoder.layer[0].attention.self.key as unknown as VeLoRALinear;
+  assert.equal(q.v!.storage, k.v!.storage, "equal v vectors are shared again after loading");
+}
+
 Deno.test("v and the init state survive a save/load through the sidecar", async () => {
   const device = await testDevice();
   const model = await bert();
@@ -281,14 +275,7 @@ Deno.test("v and the init state survive a save/load through the sidecar", async 
     await saveVeLoRA(model, dir);
     const again = await bert();
     assert.equal(await loadVeLoRA(again, dir), true);
-    const a = new Map(veloraLayers(model));
-    for (const [name, l] of veloraLayers(again)) {
-      assert.ok(l.initialized);
-      assert.deepEqual(await l.v!.toArray(), await a.get(name)!.v!.toArray());
-    }
-    const q = again.bert.encoder.layer[0].attention.self.query as unknown as VeLoRALinear;
-    const k = again.bert.encoder.layer[0].attention.self.key as unknown as VeLoRALinear;
-    assert.equal(q.v!.storage, k.v!.storage, "equal v vectors are shared again after loading");
+    await assertSameV(again, model);
     again.dispose();
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -382,14 +369,7 @@ Deno.test("v travels through the generic extra-state protocol (no plugin import 
     await assert.rejects(() => loadExtraState(again, dir), /Unexpected key\(s\)/);
     applyVeLoRA(again, { target_modules: SIX, num_groups: 8 });
     await loadExtraState(again, dir);
-    const a = new Map(veloraLayers(model));
-    for (const [name, l] of veloraLayers(again)) {
-      assert.ok(l.initialized);
-      assert.deepEqual(await l.v!.toArray(), await a.get(name)!.v!.toArray());
-    }
-    const q = again.bert.encoder.layer[0].attention.self.query as unknown as VeLoRALinear;
-    const k = again.bert.encoder.layer[0].attention.self.key as unknown as VeLoRALinear;
-    assert.equal(q.v!.storage, k.v!.storage, "equal v vectors are shared again after loading");
+    await assertSameV(again, model);
     const empty = await Deno.makeTempDir();
     await assert.rejects(() => loadExtraState(again, empty), /extra_state\.safetensors: missing/);
     await Deno.remove(empty);

@@ -1,23 +1,10 @@
 import assert from "node:assert/strict";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { initV, project, weightGrad } from "../src/velora/projection.ts";
-import { loadSafetensors } from "../src/io/safetensors.ts";
 import { assertClose, testDevice } from "./helpers/gpu.ts";
+import { loadVeLoRACases } from "./helpers/velora_cases.ts";
 
-const dir = new URL("./fixtures/velora/", import.meta.url);
-const cases = JSON.parse(await Deno.readTextFile(new URL("cases.json", dir))).cases as Record<
-  string,
-  {
-    in_features: number;
-    num_groups: number;
-    sub_token_size: number;
-    out_features: number;
-    scale: number;
-    tokens: number;
-  }
->;
-const golden = await loadSafetensors(new URL("cases.safetensors", dir).pathname);
-const get = (name: string) => golden.get(name)!.data as Float32Array;
+const { cases, tensor: get } = await loadVeLoRACases();
 
 Deno.test("VeLoRA kernels match the PyTorch reference of the official algorithm", async () => {
   const device = await testDevice();

@@ -12,7 +12,6 @@ import {
   applyVeLoRA,
   BertConfig,
   BertForSequenceClassification,
-  DECODER_VELORA_PRESETS,
   type Device,
   enableHalfSavedActivations,
   get_peft_model,
@@ -26,6 +25,7 @@ import { trainStep } from "../../src/train/step.ts";
 // The Trainer's defaults (HF TrainingArguments): the benchmark steps as a default run does.
 import { TRAINING_ARGS_DEFAULTS as D } from "../../src/train/training_args.ts";
 import { VELORA_PRESETS } from "../../src/train/job.ts";
+import { pretrainModeConfig, setupPretrainMode } from "../../src/train/pretrain.ts";
 import { cpuClock, othersLoad } from "./cpu.ts";
 import { mulberry32 } from "../../src/util/rng.ts";
 
@@ -82,7 +82,8 @@ export const LLAMA_60M: ModelShape = {
 };
 
 /**
- * Benchmarked modes. `lean` = VeLoRA on all six encoder linear types + recomputed attention
+ * Benchmarked modes. `lean` = VeLoRA on every linear input (BERT: the six encoder types; LLaMA:
+ * the `all` preset, plus the lm_head fused with the loss) + recomputed attention
  * (`attn_implementation: "flash_attention_2"`) + f16 saved activations.
  */
 export const MODES = [
@@ -300,8 +301,10 @@ export function buildBenchModel(
 
 /**
  * A randomly initialised LLaMA of `shape` (MHA, untied lm_head) in training mode, set up for
- * `mode`: VeLoRA with the paper's groups (64 sub-tokens per token for layers reading the hidden
- * state, 86 for down_proj) on `DECODER_VELORA_PRESETS.vd` or `.all`, or gradient checkpointing.
+ * `mode` as `deno task pretrain` does (`setupPretrainMode`): VeLoRA with the paper's groups (64
+ * sub-tokens per token for layers reading the hidden state, 86 for down_proj) on
+ * `DECODER_VELORA_PRESETS.vd` or `.all`, gradient checkpointing, or `lean` (VeLoRA-all + recomputed
+ * attention + f16 saved activations + the lm_head fused with the loss).
  * @throws {Error} for the LoRA modes (not benchmarked on decoders).
  */
 export function buildLlamaBenchModel(
@@ -311,33 +314,28 @@ export function buildLlamaBenchModel(
   mode: BenchMode,
   seed: number,
 ): { model: LlamaForCausalLM; veloraLayers: number } {
-  if (mode === "lora" || mode === "lora-velora" || mode === "lean") {
+  if (mode === "lora" || mode === "lora-velora") {
     throw new Error(`bench: mode ${mode} is not benchmarked on ${shape.name}`);
   }
-  const config = new LlamaConfig({
-    vocab_size: shape.vocab,
-    hidden_size: shape.hidden,
-    num_hidden_layers: shape.layers,
-    num_attention_heads: shape.heads,
-    intermediate_size: shape.intermediate,
-    max_position_embeddings: Math.max(1024, seq),
-  });
+  const pretrainMode = mode === "velora-vd" || mode === "velora-all" ? "velora" : mode;
+  const config = pretrainModeConfig(
+    new LlamaConfig({
+      vocab_size: shape.vocab,
+      hidden_size: shape.hidden,
+      num_hidden_layers: shape.layers,
+      num_attention_heads: shape.heads,
+      intermediate_size: shape.intermediate,
+      max_position_embeddings: Math.max(1024, seq),
+    }),
+    pretrainMode,
+  );
   const model = new LlamaForCausalLM(device, config, { seed });
   model.train();
-  if (mode === "checkpointing") model.gradient_checkpointing_enable();
-  let veloraLayers = 0;
-  if (mode === "velora-vd" || mode === "velora-all") {
-    const targets = DECODER_VELORA_PRESETS[mode === "velora-vd" ? "vd" : "all"];
-    const rest = targets.filter((t) => !t.endsWith("down_proj"));
-    const init = { init_type: "batch_average_once" } as const;
-    veloraLayers += applyVeLoRA(model, { target_modules: rest, num_groups: 64, ...init }).layers
-      .length;
-    veloraLayers += applyVeLoRA(model, {
-      target_modules: ["mlp.down_proj"],
-      num_groups: 86,
-      ...init,
-    }).layers.length;
-  }
+  const reports = setupPretrainMode(model, pretrainMode, {
+    veloraLayers: mode === "velora-vd" ? "vd" : "all",
+    seed,
+  });
+  const veloraLayers = (reports ?? []).reduce((n, r) => n + r.layers.length, 0);
   return { model, veloraLayers };
 }
 

@@ -25,6 +25,7 @@ import {
 import { disposeBatch, makeBatch } from "../../src/train/batch.ts";
 import type { Example } from "../../src/data/types.ts";
 import { epochPermutation } from "../../src/data/split.ts";
+import { VELORA_PRESETS } from "../../src/velora/presets.ts";
 
 /** Training modes offered by the page (those of `deno task finetune` that fit a page). */
 export type BrowserMode = "full" | "velora" | "lean";
@@ -43,16 +44,6 @@ export const BROWSER_MODES: Record<BrowserMode, string> = {
 export function attnImplementationFor(mode: BrowserMode): string | undefined {
   return mode === "lean" ? "flash_attention_2" : undefined;
 }
-
-/** The six encoder linear types of BERT (as `deno task finetune --velora-layers all`). */
-export const VELORA_TARGETS: (string | RegExp)[] = [
-  "attention.self.query",
-  "attention.self.key",
-  "attention.self.value",
-  "attention.output.dense",
-  "intermediate.dense",
-  /.*layer\.\d+\.output\.dense/,
-];
 
 /** Settings of one run. */
 export interface LoopOptions {
@@ -168,9 +159,10 @@ export async function trainLoop(
   }
   if (o.mode === "lean") enableHalfSavedActivations(model);
   const veloraLayers = o.mode !== "full"
-    ? applyVeLoRA(model, { target_modules: VELORA_TARGETS, num_groups: o.numGroups }).layers.map(
-      (l) => l.name,
-    )
+    ? applyVeLoRA(model, { target_modules: VELORA_PRESETS.all, num_groups: o.numGroups }).layers
+      .map(
+        (l) => l.name,
+      )
     : [];
   const params = [...model.named_parameters()].filter(([, p]) => p.requiresGrad);
   const optimizer = new AdamW(params, { lr: o.lr, weight_decay: o.weightDecay });

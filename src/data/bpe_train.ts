@@ -13,6 +13,8 @@
  * @module
  */
 
+import { specialAddedToken } from "./tokenizer_json.ts";
+
 /** GPT-2's pre-tokenisation pattern (HF `ByteLevel` pre-tokenizer with `use_regex`). */
 export const GPT2_SPLIT =
   /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
@@ -177,15 +179,7 @@ export function trainByteLevelBPE(
     version: "1.0",
     truncation: null,
     padding: null,
-    added_tokens: specials.map((content, id) => ({
-      id,
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
+    added_tokens: specials.map((content, id) => specialAddedToken(id, content)),
     normalizer: null,
     pre_tokenizer: byteLevel,
     post_processor: null,

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { fileError, type RawRow, type RawTable, stripCr } from "./table.ts";
+import { dataLines, fileError, type RawRow, type RawTable } from "./table.ts";
 import type { DecodedLines } from "./utf8.ts";
 
 /**
@@ -12,18 +12,10 @@ import type { DecodedLines } from "./utf8.ts";
  * object; a line that is not a JSON object, or has invalid UTF-8, is a bad row.
  */
 export function readJsonl(path: string, decoded: DecodedLines): RawTable {
-  const { lines, invalid } = decoded;
   const rows: RawRow[] = [];
   let columns: string[] | undefined;
   let headerLine = 1;
-  for (let i = 0; i < lines.length; i++) {
-    const text = stripCr(lines[i]);
-    if (text.trim() === "" && !invalid.has(i)) continue;
-    const line = i + 1;
-    if (invalid.has(i)) {
-      rows.push({ line, error: `invalid UTF-8 at byte ${invalid.get(i)}` });
-      continue;
-    }
+  for (const { line, text } of dataLines(decoded, rows)) {
     let value: unknown;
     try {
       value = JSON.parse(text);

@@ -1,9 +1,11 @@
 /**
  * The common shape that the TSV, CSV and JSONL readers produce, and the `FILE:LINE: reason` error
- * helper they share.
+ * helper and line walk they share.
  *
  * @module
  */
+
+import type { DecodedLines } from "./utf8.ts";
 
 /** One data row of a file, before its columns are interpreted. */
 export interface RawRow {
@@ -48,4 +50,26 @@ export function checkHeader(path: string, line: number, columns: readonly string
     if (seen.has(name)) throw fileError(path, line, `duplicate column "${name}" in header`);
     seen.add(name);
   });
+}
+
+/**
+ * The non-blank lines of `decoded` from index `from` on, each with its 1-based line number and
+ * without a trailing `\r`, for line-per-row formats (TSV, JSONL). A line with invalid UTF-8 is not
+ * yielded: it is appended to `rows` as a bad row naming the byte.
+ */
+export function* dataLines(
+  decoded: DecodedLines,
+  rows: RawRow[],
+  from = 0,
+): Generator<{ line: number; text: string }> {
+  const { lines, invalid } = decoded;
+  for (let i = from; i < lines.length; i++) {
+    const text = stripCr(lines[i]);
+    if (text.trim() === "" && !invalid.has(i)) continue;
+    if (invalid.has(i)) {
+      rows.push({ line: i + 1, error: `invalid UTF-8 at byte ${invalid.get(i)}` });
+      continue;
+    }
+    yield { line: i + 1, text };
+  }
 }

@@ -7,6 +7,7 @@
 
 import {
   checkHeader,
+  dataLines,
   fileError,
   firstNonBlank,
   type RawRow,
@@ -26,14 +27,7 @@ export function readTsv(path: string, decoded: DecodedLines): RawTable {
   const columns = stripCr(lines[h]).split("\t").map((c) => c.trim());
   checkHeader(path, h + 1, columns);
   const rows: RawRow[] = [];
-  for (let i = h + 1; i < lines.length; i++) {
-    const text = stripCr(lines[i]);
-    if (text.trim() === "" && !invalid.has(i)) continue;
-    const line = i + 1;
-    if (invalid.has(i)) {
-      rows.push({ line, error: `invalid UTF-8 at byte ${invalid.get(i)}` });
-      continue;
-    }
+  for (const { line, text } of dataLines(decoded, rows, h + 1)) {
     const fields = text.split("\t");
     if (fields.length !== columns.length) {
       rows.push({

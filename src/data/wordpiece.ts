@@ -5,6 +5,8 @@
  * @module
  */
 
+import { specialAddedToken } from "./tokenizer_json.ts";
+
 /** Options of {@linkcode bertTokenizerJson}. */
 export interface WordPieceOptions {
   /** Lowercase (and strip accents), as `bert-base-uncased`. Default `true`. */
@@ -51,15 +53,7 @@ export function bertTokenizerJson(
   const { unkToken: unk, clsToken: cls, sepToken: sep } = special;
   const added = [special.padToken, unk, cls, sep, special.maskToken]
     .sort((a, b) => ids[a] - ids[b])
-    .map((content) => ({
-      id: ids[content],
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    }));
+    .map((content) => specialAddedToken(ids[content], content));
   const tok = (id: string, type_id: number) => ({ SpecialToken: { id, type_id } });
   const seq = (id: string, type_id: number) => ({ Sequence: { id, type_id } });
   return {

@@ -6,7 +6,7 @@ import normParams from "../../kernels/norm_params.wgsl" with { type: "text" };
 
 import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 import { rowThreads } from "../runtime/launch.ts";
-import { sumRows } from "./reduce.ts";
+import { chunkedColumnSums } from "./column_chunks.ts";
 
 /** The kernel with the shared grid indexing, parameters and workgroup reductions prepended. */
 const code = GRID_WGSL + normParams + rowReduce + body;
@@ -26,9 +26,6 @@ const K = defineKernels("layernorm.wgsl", code, {
     uniforms: ["rows", "cols", "chunk"],
   },
 });
-
-/** Rows summed per workgroup by the dweight/dbias partial pass (then reduced over chunks). */
-const ROW_CHUNK = 64;
 
 function checkF32(t: Tensor, what: string): void {
   if (t.dtype !== "f32") {
@@ -111,25 +108,12 @@ function paramGrads(
   g: Tensor,
   rows: number,
   cols: number,
-): [Tensor, Tensor] {
-  const device = x.device;
-  const chunk = Math.max(ROW_CHUNK, Math.ceil(rows / 65535));
-  const chunks = Math.max(1, Math.ceil(rows / chunk));
-  const pw = Tensor.empty(device, [chunks, cols]);
-  const pb = Tensor.empty(device, [chunks, cols]);
-  K.backward_params.launch(device, {
-    bindings: { px: x, pstats: stats, pdy: g, pdw: pw, pdb: pb },
-    uniforms: { rows, cols, chunk },
-    workgroups: [Math.ceil(cols / 64), chunks],
+): Tensor[] {
+  return chunkedColumnSums(x.device, rows, cols, 2, ([pdw, pdb], chunk, workgroups) => {
+    K.backward_params.launch(x.device, {
+      bindings: { px: x, pstats: stats, pdy: g, pdw, pdb },
+      uniforms: { rows, cols, chunk },
+      workgroups,
+    });
   });
-  if (chunks === 1) {
-    const out: [Tensor, Tensor] = [pw.view([cols]), pb.view([cols])];
-    pw.dispose();
-    pb.dispose();
-    return out;
-  }
-  const out: [Tensor, Tensor] = [sumRows(pw), sumRows(pb)];
-  pw.dispose();
-  pb.dispose();
-  return out;
 }

@@ -70,11 +70,31 @@ export function crossEntropy(
   if (!Number.isInteger(ignore) || ignore < -(2 ** 31) || ignore >= 2 ** 31) {
     throw new Error(`crossEntropy: ignoreIndex must be a 32-bit integer, got ${ignore}`);
   }
+  const { loss, stats } = crossEntropyForward(logits, labels, ignore);
+  const result = record(loss, [logits, labels], "CrossEntropyBackward", (save) => {
+    const sl = save(logits);
+    const sy = save(labels);
+    const ss = save(stats);
+    return (g) => [crossEntropyBackward(sl.tensor, sy.tensor, ss.tensor, g, ignore), null];
+  });
+  stats.dispose();
+  return result;
+}
+
+/**
+ * @internal The cross-entropy forward without autograd: loss [] and stats [N + 1] (per-row
+ * logsumexp, then the count of non-ignored rows). Shapes as {@linkcode crossEntropy}, unchecked.
+ */
+export function crossEntropyForward(
+  logits: Tensor,
+  labels: Tensor,
+  ignore: number,
+): { loss: Tensor; stats: Tensor } {
   const device = logits.device;
   const cols = logits.shape[logits.ndim - 1];
   const rows = labels.numel;
   const ign = ignore >>> 0;
-  const out = Tensor.empty(device, []);
+  const loss = Tensor.empty(device, []);
   const stats = Tensor.empty(device, [rows + 1]);
   const rowloss = Tensor.empty(device, [rows]);
   if (rows > 0) {
@@ -86,30 +106,36 @@ export function crossEntropy(
   }
   // With N = 0 this writes count 0 and a NaN loss, like PyTorch's mean over an empty batch.
   K.ce_mean.launch(device, {
-    bindings: { mlabels: labels, mrowloss: rowloss, mstats: stats, mout: out },
+    bindings: { mlabels: labels, mrowloss: rowloss, mstats: stats, mout: loss },
     uniforms: { n: rows, ignore: ign },
     workgroups: [1],
   });
   rowloss.dispose();
-  const result = record(out, [logits, labels], "CrossEntropyBackward", (save) => {
-    const sl = save(logits);
-    const sy = save(labels);
-    const ss = save(stats);
-    return (g) => {
-      const dx = Tensor.empty(device, logits.shape);
-      const n = rows * cols;
-      if (n > 0) {
-        K.ce_backward.launch(device, {
-          bindings: { logits: sl.tensor, labels: sy.tensor, bstats: ss.tensor, bg: g, bdx: dx },
-          uniforms: { n, cols, ignore: ign },
-          workgroups: grid1d(n),
-        });
-      }
-      return [dx, null];
-    };
-  });
-  stats.dispose();
-  return result;
+  return { loss, stats };
+}
+
+/**
+ * @internal dlogits = g · (softmax(logits) − onehot(label)) / count (zero on ignored rows) from
+ * the stats of {@linkcode crossEntropyForward}; a new tensor of logits' shape.
+ */
+export function crossEntropyBackward(
+  logits: Tensor,
+  labels: Tensor,
+  stats: Tensor,
+  g: Tensor,
+  ignore: number,
+): Tensor {
+  const device = logits.device;
+  const dx = Tensor.empty(device, logits.shape);
+  const n = logits.numel;
+  if (n > 0) {
+    K.ce_backward.launch(device, {
+      bindings: { logits, labels, bstats: stats, bg: g, bdx: dx },
+      uniforms: { n, cols: logits.shape[logits.ndim - 1], ignore: ignore >>> 0 },
+      workgroups: grid1d(n),
+    });
+  }
+  return dx;
 }
 
 /**

@@ -23,3 +23,8 @@ export { type Llama3RopeScaling, rope, ropeInvFreq, ropeTable } from "./rope.ts"
 export { swiglu } from "./swiglu.ts";
 export { flashAttention, type FlashAttentionOptions } from "./flash_attention.ts";
 export { fromHalf, toHalf } from "./half.ts";
+export {
+  linearCrossEntropy,
+  type LinearCrossEntropyOptions,
+  type LinearCrossEntropyOutput,
+} from "./linear_cross_entropy.ts";

@@ -5,7 +5,7 @@ import rowReduce from "../../kernels/row_reduce.wgsl" with { type: "text" };
 import normParams from "../../kernels/norm_params.wgsl" with { type: "text" };
 import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
 import { rowThreads } from "../runtime/launch.ts";
-import { sumRows } from "./reduce.ts";
+import { chunkedColumnSums } from "./column_chunks.ts";
 
 /** The kernel with the shared grid indexing, parameters and workgroup reductions prepended. */
 const code = GRID_WGSL + normParams + rowReduce + body;
@@ -22,9 +22,6 @@ const K = defineKernels("rmsnorm.wgsl", code, {
   },
   backward_params: { bindings: ["px", "prstd", "pdy", "pdw"], uniforms: ["rows", "cols", "chunk"] },
 });
-
-/** Rows summed per workgroup by the dweight partial pass (then reduced over chunks). */
-const ROW_CHUNK = 64;
 
 /**
  * Root-mean-square normalisation over the last axis, as HF `LlamaRMSNorm` (Zhang & Sennrich
@@ -93,16 +90,11 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
 
 /** dweight [C]: per-chunk partial column sums of dy · x̂, then a column sum over the chunks. */
 function weightGrad(x: Tensor, rstd: Tensor, g: Tensor, rows: number, cols: number): Tensor {
-  const device = x.device;
-  const chunk = Math.max(ROW_CHUNK, Math.ceil(rows / 65535));
-  const chunks = Math.max(1, Math.ceil(rows / chunk));
-  const pw = Tensor.empty(device, [chunks, cols]);
-  K.backward_params.launch(device, {
-    bindings: { px: x, prstd: rstd, pdy: g, pdw: pw },
-    uniforms: { rows, cols, chunk },
-    workgroups: [Math.ceil(cols / 64), chunks],
-  });
-  const out = chunks === 1 ? pw.view([cols]) : sumRows(pw);
-  pw.dispose();
-  return out;
+  return chunkedColumnSums(x.device, rows, cols, 1, ([pdw], chunk, workgroups) => {
+    K.backward_params.launch(x.device, {
+      bindings: { px: x, prstd: rstd, pdy: g, pdw },
+      uniforms: { rows, cols, chunk },
+      workgroups,
+    });
+  })[0];
 }

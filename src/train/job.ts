@@ -8,13 +8,14 @@ import { loadTextClassificationFile } from "../data/text_file.ts";
 import { stratifiedSplit, takeSubset } from "../data/split.ts";
 import type { Dataset, Example } from "../data/types.ts";
 import { applyVeLoRA, type VeLoRAReport } from "../velora/apply.ts";
+import { VELORA_PRESETS } from "../velora/presets.ts";
 import { enableHalfSavedActivations } from "../nn/half_saved.ts";
 import type { VeLoRAInitType } from "../velora/velora_linear.ts";
 import { get_peft_model, LoraConfig, type PeftModel } from "../peft/mod.ts";
 import { type LogEntry, Trainer, type TrainerState, type TrainOutput } from "./trainer.ts";
 import { type EvalStrategy, TrainingArguments } from "./training_args.ts";
 import { ensureWritableDir, writeJsonAtomic } from "../util/write_atomic.ts";
-import { saveSafetensors } from "../io/safetensors.ts";
+import { saveSafetensorsShards, type ShardTensor } from "../io/safetensors_shard_write.ts";
 
 /**
  * Training modes of the main job. `lean`: VeLoRA (on `--velora-layers`, default all six encoder
@@ -282,17 +283,7 @@ export async function buildModel(
 }
 
 /** The six encoder linear types of BERT, and the paper's "vd" (value + FFN down projection). */
-export const VELORA_PRESETS: Record<string, (string | RegExp)[]> = {
-  all: [
-    "attention.self.query",
-    "attention.self.key",
-    "attention.self.value",
-    "attention.output.dense",
-    "intermediate.dense",
-    /.*layer\.\d+\.output\.dense/,
-  ],
-  vd: ["attention.self.value", /.*layer\.\d+\.output\.dense/],
-};
+export { VELORA_PRESETS };
 
 /** What {@linkcode setupMode} made of the model. */
 export interface ModeSetup {
@@ -525,9 +516,12 @@ async function saveBase(peft: PeftModel, dir: string): Promise<void> {
     }),
   );
   await Deno.mkdir(dir, { recursive: true });
-  const tensors = new Map<string, { shape: number[]; data: Float32Array | Int32Array }>();
-  for (const [k, t] of state) tensors.set(k, { shape: [...t.shape], data: await t.toArray() });
-  await saveSafetensors(join(dir, "model.safetensors"), tensors);
+  const tensors = new Map<string, ShardTensor>();
+  for (const [k, t] of state) {
+    tensors.set(k, { shape: t.shape, bytes: t.numel * 4, read: () => t.toArray() });
+  }
+  // As save_pretrained: sharded past HF's default 5GB, stale weight files removed.
+  await saveSafetensorsShards(dir, tensors);
   base.config.architectures = [base.constructor.name];
   await base.config.save_pretrained(dir);
 }

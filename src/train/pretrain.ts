@@ -15,6 +15,7 @@ import { AdamW } from "../optim/adamw.ts";
 import { getCosineScheduleWithWarmup, LambdaLR } from "../optim/schedule.ts";
 import { LlamaConfig, type LlamaConfigInput } from "../models/llama/config.ts";
 import { LlamaForCausalLM } from "../models/llama/modeling_llama.ts";
+import { enableHalfSavedActivations } from "../nn/half_saved.ts";
 import { applyVeLoRA, type VeLoRAReport } from "../velora/apply.ts";
 import { DECODER_VELORA_PRESETS } from "../velora/presets.ts";
 import { trainStep } from "./step.ts";
@@ -39,8 +40,13 @@ export const PRETRAIN_CONFIGS: Record<string, LlamaConfigInput> = {
   },
 };
 
-/** Training modes. */
-export type PretrainMode = "full" | "velora" | "checkpointing";
+/**
+ * Training modes. `lean`: VeLoRA on every linear input (the `all` preset: q/k/v share one
+ * compressed input, gate/up another; the paper's groups) + recomputed attention
+ * (`attn_implementation: "flash_attention_2"`) + f16 saved activations + the lm_head fused with
+ * the loss (`fusedLinearCrossEntropy`: logits recomputed in backward).
+ */
+export type PretrainMode = "full" | "velora" | "checkpointing" | "lean";
 
 /** Options of one pre-training run. */
 export interface PretrainRunOptions {
@@ -146,15 +152,31 @@ function rows(tokens: Int32Array, step: number, batch: number, seq: number, orde
   return out;
 }
 
-/** Applies `mode` to `model`; returns the VeLoRA report for "velora". */
+/**
+ * Prepares `config` for `mode` before the model is built (the attention kernel is chosen when the
+ * layers are): `lean` sets `attn_implementation` "flash_attention_2". Returns `config`.
+ */
+export function pretrainModeConfig(config: LlamaConfig, mode: PretrainMode): LlamaConfig {
+  if (mode === "lean") config.attn_implementation = "flash_attention_2";
+  return config;
+}
+
+/**
+ * Applies `mode` to `model` (built from {@linkcode pretrainModeConfig}); returns the VeLoRA
+ * reports for "velora" and "lean" (which always uses the `all` preset).
+ */
 export function setupPretrainMode(
   model: LlamaForCausalLM,
   mode: PretrainMode,
   o: Pick<PretrainRunOptions, "veloraLayers" | "numGroups" | "seed">,
 ): VeLoRAReport[] | null {
   if (mode === "checkpointing") model.gradient_checkpointing_enable();
-  if (mode !== "velora") return null;
-  const spec = o.veloraLayers ?? "vd";
+  if (mode === "lean") {
+    enableHalfSavedActivations(model);
+    model.fusedLinearCrossEntropy = true;
+  }
+  if (mode !== "velora" && mode !== "lean") return null;
+  const spec = mode === "lean" ? "all" : o.veloraLayers ?? "vd";
   const targets = DECODER_VELORA_PRESETS[spec] ??
     spec.split(",").map((s) => s.trim()).filter(Boolean);
   const down = targets.filter((t) => /down_proj$/.test(t));
@@ -211,7 +233,7 @@ export async function runPretrain(
   evalTokens: Int32Array,
   o: PretrainRunOptions,
 ): Promise<PretrainRun> {
-  const config = pretrainConfig(o.config, o.vocabSize);
+  const config = pretrainModeConfig(pretrainConfig(o.config, o.vocabSize), mode);
   const model = new LlamaForCausalLM(device, config, { seed: o.seed });
   model.train();
   const reports = setupPretrainMode(model, mode, o);

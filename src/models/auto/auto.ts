@@ -6,7 +6,7 @@
  * @module
  */
 
-import { resolveModelFile } from "../../hub/resolve.ts";
+import { readConfigJson } from "../config_json.ts";
 import {
   loadModel,
   type PretrainedConfigLike,
@@ -28,13 +28,7 @@ export type AutoConfigOptions = Omit<FromPretrainedOptions, "device"> & Record<s
 
 /** Reads `model_type` from config.json. @throws {Error} naming the file and the supported types. */
 async function readModelType(idOrDir: string, options: AutoConfigOptions): Promise<string> {
-  const path = await resolveModelFile(idOrDir, "config.json", { ...options, required: true });
-  let json: unknown;
-  try {
-    json = JSON.parse(await Deno.readTextFile(path));
-  } catch (e) {
-    throw new Error(`${path}: cannot read config.json: ${(e as Error).message}`);
-  }
+  const { path, json } = await readConfigJson(idOrDir, options);
   const type = (json as { model_type?: unknown } | null)?.model_type;
   if (typeof type !== "string" || !(type in CONFIG_MAPPING)) {
     throw new Error(

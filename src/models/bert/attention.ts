@@ -66,24 +66,35 @@ export class BertSelfAttention extends Module {
   }
 }
 
-/** HF `BertSelfOutput`: LayerNorm(dropout(dense(h)) + input). */
+/**
+ * HF `BertSelfOutput`: LayerNorm(dropout(dense(h)) + input). The same block closes the
+ * feed-forward part from a wider input ({@linkcode BertOutput} in `layer.ts`).
+ */
 export class BertSelfOutput extends Module {
-  /** [D, D]. */
+  /** [D, inFeatures] (D × D here, D × intermediate_size in `BertOutput`). */
   dense: Linear;
   /** HF keeps the TF name `LayerNorm`. */
   LayerNorm: LayerNorm;
   /** hidden_dropout_prob. */
   dropout: Dropout;
 
-  /** Creates the layers for `config` (see {@linkcode InitOptions}). */
-  constructor(device: Device, config: BertConfig, init: InitOptions = {}) {
+  /**
+   * Creates the layers for `config` (see {@linkcode InitOptions}).
+   * @param inFeatures width of `hidden` (default hidden_size)
+   */
+  constructor(
+    device: Device,
+    config: BertConfig,
+    init: InitOptions = {},
+    inFeatures: number = config.hidden_size,
+  ) {
     super();
-    this.dense = new Linear(device, config.hidden_size, config.hidden_size, init);
+    this.dense = new Linear(device, inFeatures, config.hidden_size, init);
     this.LayerNorm = new LayerNorm(device, config.hidden_size, { eps: config.layer_norm_eps });
     this.dropout = new Dropout(config.hidden_dropout_prob);
   }
 
-  /** hidden [B, S, D], input [B, S, D] → [B, S, D]. */
+  /** hidden [B, S, inFeatures], input [B, S, D] → [B, S, D]. */
   forward(hidden: Tensor, input: Tensor): Tensor {
     return this.LayerNorm.call(add(this.dropout.call(this.dense.call(hidden)), input));
   }

@@ -5,11 +5,10 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
-import { resolveModelFile, type ResolveModelFileOptions } from "../../hub/resolve.ts";
+import type { ResolveModelFileOptions } from "../../hub/resolve.ts";
 import type { ParameterEstimate } from "../size_check.ts";
 import type { AttnImplementation } from "../../nn/attention.ts";
-import { writeAtomic } from "../../util/write_atomic.ts";
+import { configJson, isPlainObject, readConfigJson, writeConfigJson } from "../config_json.ts";
 
 /** Activation functions velora implements: `"gelu"` is the exact (erf) GELU, as HF's `"gelu"`. */
 export const SUPPORTED_HIDDEN_ACTS = ["gelu", "relu"] as const;
@@ -108,10 +107,6 @@ const FIELD_NAMES: readonly (keyof BertConfigFields)[] = [
   "id2label",
   "label2id",
 ];
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /** Builds the checked value readers used by the constructor; errors name `source` and field. */
 function reader(json: Record<string, unknown>, source: string) {
@@ -389,12 +384,7 @@ export class BertConfig implements BertConfigFields {
    * `architectures` only when known.
    */
   toJSON(): Record<string, unknown> {
-    const out: Record<string, unknown> = structuredClone(this.extra);
-    for (const f of FIELD_NAMES) {
-      if (f === "architectures" && this.architectures === null) continue;
-      out[f] = structuredClone(this[f]);
-    }
-    return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+    return configJson(this, FIELD_NAMES, this.extra);
   }
 
   /**
@@ -403,13 +393,7 @@ export class BertConfig implements BertConfigFields {
    * @throws Error naming the file when writing fails.
    */
   async save_pretrained(dir: string): Promise<void> {
-    const path = join(dir, "config.json");
-    await Deno.mkdir(dirname(path), { recursive: true }).catch((e) => {
-      throw new Error(`${path}: writing config failed: ${(e as Error).message}`, { cause: e });
-    });
-    await writeAtomic(path, JSON.stringify(this.toJSON(), null, 2) + "\n", {
-      what: "writing config",
-    });
+    await writeConfigJson(dir, this.toJSON());
   }
 
   /**
@@ -428,13 +412,7 @@ export class BertConfig implements BertConfigFields {
     idOrDir: string,
     options: BertConfigFromPretrainedOptions = {},
   ): Promise<T> {
-    const path = await resolveModelFile(idOrDir, "config.json", { ...options, required: true });
-    let json: unknown;
-    try {
-      json = JSON.parse(await Deno.readTextFile(path));
-    } catch (e) {
-      throw new Error(`${path}: cannot read config.json: ${(e as Error).message}`);
-    }
+    const { path, json } = await readConfigJson(idOrDir, options);
     if (!isPlainObject(json)) throw new Error(`${path}: config.json must be a JSON object`);
     const opts = options as Record<string, unknown>;
     const overrides: Record<string, unknown> = {};

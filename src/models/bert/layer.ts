@@ -1,12 +1,10 @@
 import type { Device } from "../../runtime/device.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
-import { add, gelu, relu } from "../../ops/basic.ts";
+import { gelu, relu } from "../../ops/basic.ts";
 import { checkpoint } from "../../autograd/checkpoint.ts";
 import { type InitOptions, Module } from "../../nn/module.ts";
 import { Linear } from "../../nn/linear.ts";
-import { LayerNorm } from "../../nn/layernorm.ts";
-import { Dropout } from "../../nn/dropout.ts";
-import { BertAttention } from "./attention.ts";
+import { BertAttention, BertSelfOutput } from "./attention.ts";
 import type { BertConfig } from "./config.ts";
 
 /** The activation `hidden_act` names (HF `ACT2FN`; "gelu" is the exact erf GELU). */
@@ -33,26 +31,14 @@ export class BertIntermediate extends Module {
   }
 }
 
-/** HF `BertOutput`: LayerNorm(dropout(dense(h)) + input), intermediate_size → D. */
-export class BertOutput extends Module {
-  /** [D, intermediate_size]. */
-  dense: Linear;
-  /** HF keeps the TF name `LayerNorm`. */
-  LayerNorm: LayerNorm;
-  /** hidden_dropout_prob. */
-  dropout: Dropout;
-
+/**
+ * HF `BertOutput`: LayerNorm(dropout(dense(h)) + input), intermediate_size → D — the block of
+ * {@linkcode BertSelfOutput} on the feed-forward's wider input (`dense` is [D, intermediate_size]).
+ */
+export class BertOutput extends BertSelfOutput {
   /** Creates the layers for `config` (see {@linkcode InitOptions}). */
   constructor(device: Device, config: BertConfig, init: InitOptions = {}) {
-    super();
-    this.dense = new Linear(device, config.intermediate_size, config.hidden_size, init);
-    this.LayerNorm = new LayerNorm(device, config.hidden_size, { eps: config.layer_norm_eps });
-    this.dropout = new Dropout(config.hidden_dropout_prob);
-  }
-
-  /** hidden [B, S, intermediate_size], input [B, S, D] → [B, S, D]. */
-  forward(hidden: Tensor, input: Tensor): Tensor {
-    return this.LayerNorm.call(add(this.dropout.call(this.dense.call(hidden)), input));
+    super(device, config, init, config.intermediate_size);
   }
 }
 

@@ -12,7 +12,7 @@ import { additiveMask } from "../../ops/mask.ts";
 import { selectIndex } from "../../ops/shape.ts";
 import { Module } from "../../nn/module.ts";
 import { Linear } from "../../nn/linear.ts";
-import { Embedding } from "../../nn/embedding.ts";
+import type { Embedding } from "../../nn/embedding.ts";
 import { LayerNorm } from "../../nn/layernorm.ts";
 import { Dropout } from "../../nn/dropout.ts";
 import { BertConfig } from "./config.ts";
@@ -26,6 +26,7 @@ import {
 } from "../modeling_utils.ts";
 import { maskedLMLoss, sequenceClassificationLoss } from "../losses.ts";
 import { checkTokenIds } from "../check_inputs.ts";
+import { initStandardWeights } from "../init_weights.ts";
 
 /** Inputs of a BERT forward: i32 tensors [batch, seq] (labels [batch]). */
 export interface BertInputs {
@@ -75,18 +76,8 @@ export abstract class BertPreTrainedModel extends PreTrainedModel<BertConfig> {
 
   /** HF `_init_weights`. */
   protected _init_weights(module: Module, init: WeightInit): void {
-    const std = this.config.initializer_range;
-    if (module instanceof Linear) {
-      init.normal(module.weight, std);
-      init.fill(module.bias, 0);
-    } else if (module instanceof Embedding) {
-      init.normal(module.weight, std, module.padding_idx);
-    } else if (module instanceof LayerNorm) {
-      init.fill(module.weight, 1);
-      init.fill(module.bias, 0);
-    } else if (module instanceof BertLMPredictionHead) {
-      init.fill(module.bias, 0);
-    }
+    initStandardWeights(module, init, this.config.initializer_range, [LayerNorm]);
+    if (module instanceof BertLMPredictionHead) init.fill(module.bias, 0);
   }
 
   /** HF name: recompute each encoder layer in backward, keeping only layer inputs. */

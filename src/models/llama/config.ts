@@ -5,11 +5,11 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
-import { resolveModelFile, type ResolveModelFileOptions } from "../../hub/resolve.ts";
+import type { ResolveModelFileOptions } from "../../hub/resolve.ts";
 import type { Llama3RopeScaling } from "../../ops/rope.ts";
 import type { ParameterEstimate } from "../size_check.ts";
 import type { AttnImplementation } from "../../nn/attention.ts";
+import { configJson, isPlainObject, readConfigJson, writeConfigJson } from "../config_json.ts";
 export type { Llama3RopeScaling } from "../../ops/rope.ts";
 
 /** `model_type`s that share LLaMA's layout. */
@@ -98,10 +98,6 @@ const FIELD_NAMES: readonly (keyof LlamaConfigFields)[] = [
   "eos_token_id",
   "pad_token_id",
 ];
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /**
  * A LLaMA-family configuration with HF names and defaults. Unknown fields are kept in
@@ -250,7 +246,7 @@ export class LlamaConfig implements LlamaConfigFields {
     }
     const rs = input.rope_scaling;
     if (rs !== undefined && rs !== null) {
-      if (!isObject(rs)) bad("rope_scaling", "must be an object or null");
+      if (!isPlainObject(rs)) bad("rope_scaling", "must be an object or null");
       const r = rs as unknown as Record<string, unknown>;
       const type = r.rope_type ?? r.type;
       if (type !== "llama3") {
@@ -315,26 +311,12 @@ export class LlamaConfig implements LlamaConfigFields {
 
   /** The HF-compatible `config.json` object (keys sorted), plus the pass-through fields. */
   toJSON(): Record<string, unknown> {
-    const out: Record<string, unknown> = structuredClone(this.extra);
-    for (const f of FIELD_NAMES) {
-      if (f === "architectures" && this.architectures === null) continue;
-      out[f] = structuredClone(this[f]);
-    }
-    return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+    return configJson(this, FIELD_NAMES, this.extra);
   }
 
   /** Writes `config.json` (2-space indented) into `dir` atomically. @throws {Error} naming the file. */
   async save_pretrained(dir: string): Promise<void> {
-    const path = join(dir, "config.json");
-    const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-    try {
-      await Deno.mkdir(dirname(path), { recursive: true });
-      await Deno.writeTextFile(tmp, JSON.stringify(this.toJSON(), null, 2) + "\n");
-      await Deno.rename(tmp, path);
-    } catch (e) {
-      await Deno.remove(tmp).catch(() => {});
-      throw new Error(`${path}: writing config failed: ${(e as Error).message}`, { cause: e });
-    }
+    await writeConfigJson(dir, this.toJSON());
   }
 
   /**
@@ -345,14 +327,8 @@ export class LlamaConfig implements LlamaConfigFields {
     idOrDir: string,
     options: Omit<ResolveModelFileOptions, "required"> & Record<string, unknown> = {},
   ): Promise<LlamaConfig> {
-    const path = await resolveModelFile(idOrDir, "config.json", { ...options, required: true });
-    let json: unknown;
-    try {
-      json = JSON.parse(await Deno.readTextFile(path));
-    } catch (e) {
-      throw new Error(`${path}: cannot read config.json: ${(e as Error).message}`);
-    }
-    if (!isObject(json)) throw new Error(`${path}: config.json must be a JSON object`);
+    const { path, json } = await readConfigJson(idOrDir, options);
+    if (!isPlainObject(json)) throw new Error(`${path}: config.json must be a JSON object`);
     return new LlamaConfig(json as LlamaConfigInput, path);
   }
 }

@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { Tensor } from "../src/tensor/tensor.ts";
+import { linearCrossEntropy } from "../src/ops/linear_cross_entropy.ts";
+import { tidy } from "../src/tensor/scope.ts";
+import { assertClose, randomArray, rng, testDevice } from "./helpers/gpu.ts";
+import { gradcheck } from "./helpers/gradcheck.ts";
+import { forwardBackward } from "./helpers/ops.ts";
+
+/** f64 loss and gradients of mean CE(x·Wᵀ + b, labels) for an upstream gradient g. */
+function reference(
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array | null,
+  labels: Int32Array,
+  d: number,
+  g: number,
+) {
+  const n = labels.length;
+  const v = w.length / d;
+  const logits = new Float64Array(n * v);
+  for (let r = 0; r < n; r++) {
+    for (let c = 0; c < v; c++) {
+      let s = b ? b[c] : 0;
+      for (let k = 0; k < d; k++) s += x[r * d + k] * w[c * d + k];
+      logits[r * v + c] = s;
+    }
+  }
+  const count = labels.filter((l) => l !== -100).length;
+  const dl = new Float64Array(n * v);
+  let loss = 0;
+  for (let r = 0; r < n; r++) {
+    if (labels[r] === -100) continue;
+    const row = logits.subarray(r * v, (r + 1) * v);
+    const m = Math.max(...row);
+    const lse = m + Math.log(row.reduce((s, t) => s + Math.exp(t - m), 0));
+    loss += lse - row[labels[r]];
+    for (let c = 0; c < v; c++) {
+      dl[r * v + c] = g * (Math.exp(row[c] - lse) - (c === labels[r] ? 1 : 0)) / count;
+    }
+  }
+  const dx = new Float64Array(n * d);
+  const dw = new Float64Array(v * d);
+  const db = new Float64Array(v);
+  for (let r = 0; r < n; r++) {
+    for (let c = 0; c < v; c++) {
+      const t = dl[r * v + c];
+      db[c] += t;
+      for (let k = 0; k < d; k++) {
+        dx[r * d + k] += t * w[c * d + k];
+        dw[c * d + k] += t * x[r * d + k];
+      }
+    }
+  }
+  return { loss: loss / count, logits, dx, dw, db };
+}
+
+Deno.test("linearCrossEntropy: loss and x/W/b gradients match an f64 reference without saving the logits", async () => {
+  const device = await testDevice();
+  // [lead dims], D, V: one row; awkward sizes; V above a matmul tile and not a multiple of 4.
+  const cases: [number[], number, number][] = [[[1], 1, 1], [[7], 13, 5], [[2, 5], 33, 131]];
+  for (const [k, [lead, d, v]] of cases.entries()) {
+    const n = lead.reduce((a, c) => a * c, 1);
+    const r = rng(k + 3);
+    const x = randomArray(n * d, 10 + k, -2, 2);
+    const w = randomArray(v * d, 20 + k, -1, 1);
+    const b = randomArray(v, 30 + k);
+    const labels = Int32Array.from(
+      { length: n },
+      (_, i) => i % 4 === 3 ? -100 : Math.floor(r() * v),
+    );
+    const g = 0.75;
+    const run = await forwardBackward(device, (xt, wt, bt, yt) => {
+      const out = linearCrossEntropy(xt, wt, bt, yt);
+      assert.equal(out.logits.requiresGrad, false, "logits carry no gradient");
+      out.logits.dispose();
+      return out.loss;
+    }, [
+      { data: x, shape: [...lead, d] },
+      { data: w, shape: [v, d], category: "parameter" },
+      { data: b, shape: [v], category: "parameter" },
+      { data: labels, shape: lead },
+    ], { dyData: new Float32Array([g]) });
+    const ref = reference(x, w, b, labels, d, g);
+    const what = `[${lead}, ${d}] × V ${v}`;
+    // Saves x, labels and stats [N + 1] — not the [N, V] logits.
+    assert.equal(run.savedBytes, (n * d + n + n + 1) * 4, `${what} saved bytes`);
+    assertClose(run.y, [ref.loss], { rtol: 1e-5, atol: 1e-5, what: `${what} loss` });
+    const t = (data: Float32Array | Int32Array, shape: number[]) =>
+      Tensor.from(device, data, shape, { dtype: data instanceof Int32Array ? "i32" : "f32" });
+    const ins = [t(x, [...lead, d]), t(w, [v, d]), t(b, [v]), t(labels, lead)];
+    const out = linearCrossEntropy(ins[0], ins[1], ins[2], ins[3]);
+    assertClose(await out.logits.toArray(), ref.logits, { rtol: 1e-5, atol: 1e-5, what });
+    for (const u of [...ins, out.logits, out.loss]) u.dispose();
+    assertClose(run.grads[0]!, ref.dx, { rtol: 1e-4, atol: 1e-6, what: `${what} dx` });
+    assertClose(run.grads[1]!, ref.dw, { rtol: 1e-4, atol: 1e-6, what: `${what} dW` });
+    assertClose(run.grads[2]!, ref.db, { rtol: 1e-4, atol: 1e-6, what: `${what} db` });
+    assert.equal(run.grads[3], null);
+  }
+});
+
+Deno.test("linearCrossEntropy: finite differences; no bias; clear shape errors", async () => {
+  const device = await testDevice();
+  const labels = Tensor.from(device, new Int32Array([1, -100, 0, 5]), [2, 2], { dtype: "i32" });
+  const fused = (x: Tensor, w: Tensor, b: Tensor | null) => {
+    const out = linearCrossEntropy(x, w, b, labels);
+    out.logits.dispose();
+    return out.loss;
+  };
+  await gradcheck(device, (x, w, b) => fused(x, w, b), [
+    { data: randomArray(2 * 2 * 5, 2, -1, 1), shape: [2, 2, 5] },
+    { data: randomArray(6 * 5, 3, -1, 1), shape: [6, 5] },
+    { data: randomArray(6, 4), shape: [6] },
+  ]);
+  await gradcheck(device, (x, w) => fused(x, w, null), [
+    { data: randomArray(2 * 2 * 5, 5, -1, 1), shape: [2, 2, 5] },
+    { data: randomArray(6 * 5, 6, -1, 1), shape: [6, 5] },
+  ]);
+  const x = Tensor.from(device, randomArray(4 * 5, 7), [2, 2, 5], { requiresGrad: true });
+  const w = Tensor.from(device, randomArray(6 * 5, 8), [6, 5], { requiresGrad: true });
+  tidy(() => {
+    assert.throws(() => linearCrossEntropy(x, w.view([5, 6]), null, labels), /do not match/);
+    assert.throws(
+      () => linearCrossEntropy(x, w, Tensor.from(device, new Float32Array(5), [5]), labels),
+      /bias f32 \[5\] must be f32 \[6\]/,
+    );
+    assert.throws(
+      () => linearCrossEntropy(x, w, null, labels.view([4])),
+      /labels i32 \[4\] must be i32 with x's leading dims \(x \[2,2,5\]\)/,
+    );
+    assert.throws(() => linearCrossEntropy(x, w, null, x), /labels f32/);
+  });
+  for (const t of [x, w, labels]) t.dispose();
+});
