@@ -15,7 +15,7 @@
  */
 
 export { Device } from "./src/runtime/device.ts";
-export type { AdapterInfo, DeviceOptions } from "./src/runtime/device.ts";
+export type { AdapterInfo, DeviceOptions, MatmulFamily } from "./src/runtime/device.ts";
 export { defineKernel, grid1d, GRID_WGSL, Kernel } from "./src/runtime/kernel.ts";
 export type {
   Bindable,
@@ -53,7 +53,7 @@ export {
   type PreTrainedModelClass,
   WeightInit,
 } from "./src/models/modeling_utils.ts";
-export type { FromPretrainedOptions } from "./src/models/pretrained.ts";
+export type { FromPretrainedOptions, SavePretrainedOptions } from "./src/models/pretrained.ts";
 export * from "./src/models/llama/config.ts";
 export {
   LlamaAttention,

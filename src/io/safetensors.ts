@@ -32,4 +32,13 @@ export {
   SAFETENSORS_SINGLE_NAME,
   type SafetensorsIndex,
 } from "./safetensors_sharded.ts";
+export {
+  DEFAULT_MAX_SHARD_SIZE,
+  parseShardSize,
+  planShards,
+  saveSafetensorsShards,
+  type SaveShardsOptions,
+  type ShardPlan,
+  type ShardTensor,
+} from "./safetensors_shard_write.ts";
 export { conversionCommand, pytorchRefusalMessage } from "./safetensors_refuse.ts";

@@ -24,6 +24,7 @@ import {
   type FromPretrainedOptions,
   loadPretrainedWeights,
   resolveWeights,
+  type SavePretrainedOptions,
   saveWeights,
 } from "./pretrained.ts";
 
@@ -179,9 +180,17 @@ export abstract class PreTrainedModel<
     return await loadModel(this, idOrDir, config, options);
   }
 
-  /** Writes config.json (with `architectures`) + model.safetensors (atomically), loadable by HF. */
-  async save_pretrained(dir: string): Promise<void> {
-    await saveWeights(this, dir);
+  /**
+   * Writes config.json (with `architectures`) and the weights, loadable by HF: `model.safetensors`,
+   * or — past `options.max_shard_size` (HF's, default "5GB"; bytes or "200MB", "2GiB") —
+   * `model-00001-of-0000N.safetensors` shards with `model.safetensors.index.json`. Every file is
+   * written atomically; weight files an earlier save left in `dir` that this one does not use
+   * are removed (HF removes stale shards).
+   * @throws {Error} naming the value for a bad `max_shard_size` (nothing is written), or the file
+   * whose write failed.
+   */
+  async save_pretrained(dir: string, options: SavePretrainedOptions = {}): Promise<void> {
+    await saveWeights(this, dir, options);
     this.config.architectures = [this.constructor.name];
     await this.config.save_pretrained(dir);
   }

@@ -9,7 +9,12 @@ import type { Device } from "../runtime/device.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { Module } from "../nn/module.ts";
 import type { AttnImplementation } from "../nn/attention.ts";
-import { saveSafetensors } from "../io/safetensors.ts";
+import {
+  DEFAULT_MAX_SHARD_SIZE,
+  parseShardSize,
+  saveSafetensorsShards,
+  type ShardTensor,
+} from "../io/safetensors_shard_write.ts";
 import { openForRead, readAt, readHeaderFromFile } from "../io/safetensors_header.ts";
 import { assertLittleEndianHost, decodeTensorBytes } from "../io/safetensors_dtype.ts";
 import { readSafetensorsIndex } from "../io/safetensors_sharded.ts";
@@ -167,19 +172,38 @@ async function waitForWrites(device: Device): Promise<void> {
   await device.sync();
 }
 
+/** Options of `save_pretrained` (HF names). */
+export interface SavePretrainedOptions {
+  /**
+   * Largest weights file before the checkpoint is split into shards, as HF: bytes, or digits with
+   * a unit ("200MB", "2GiB"; `parseShardSize`). Default "5GB" (HF's). One shard is written as
+   * `model.safetensors`; more as `model-00001-of-0000N.safetensors` + `model.safetensors.index.json`.
+   */
+  max_shard_size?: number | string;
+}
+
 /**
- * Writes `model.safetensors` (F32, HF names) into `dir` atomically. A tensor shared under several
- * names (tied weights) is written once, under its first `state_dict()` name, as HF does.
- * @throws {Error} naming the file when writing fails (an existing file is left untouched).
+ * Writes the weights (F32, HF names) into `dir`: `model.safetensors`, or shards and their index
+ * when they exceed `max_shard_size` (HF `save_pretrained` semantics; every file atomic; weight
+ * files of an earlier save that this one does not use are removed). A tensor shared under several
+ * names (tied weights) is written once, under its first `state_dict()` name, as HF does. Tensors
+ * are read back from the GPU one shard at a time.
+ * @throws {Error} for a bad `max_shard_size` (before writing), or naming the file when writing
+ * fails (an existing file of that name is left untouched).
  */
-export async function saveWeights(model: Module, dir: string): Promise<void> {
+export async function saveWeights(
+  model: Module,
+  dir: string,
+  options: SavePretrainedOptions = {},
+): Promise<void> {
+  parseShardSize(options.max_shard_size ?? DEFAULT_MAX_SHARD_SIZE);
   await Deno.mkdir(dir, { recursive: true });
-  const out = new Map<string, { shape: readonly number[]; data: Float32Array }>();
+  const out = new Map<string, ShardTensor>();
   const seen = new Set<Tensor>();
   for (const [name, t] of model.state_dict()) {
     if (seen.has(t)) continue;
     seen.add(t);
-    out.set(name, { shape: t.shape, data: (await t.toArray()) as Float32Array });
+    out.set(name, { shape: t.shape, bytes: t.numel * 4, read: () => t.toArray() });
   }
-  await saveSafetensors(join(dir, "model.safetensors"), out);
+  await saveSafetensorsShards(dir, out, { max_shard_size: options.max_shard_size });
 }

@@ -15,7 +15,7 @@ import { get_peft_model, LoraConfig, type PeftModel } from "../peft/mod.ts";
 import { type LogEntry, Trainer, type TrainerState, type TrainOutput } from "./trainer.ts";
 import { type EvalStrategy, TrainingArguments } from "./training_args.ts";
 import { ensureWritableDir, writeJsonAtomic } from "../util/write_atomic.ts";
-import { saveSafetensors } from "../io/safetensors.ts";
+import { saveSafetensorsShards, type ShardTensor } from "../io/safetensors_shard_write.ts";
 
 /**
  * Training modes of the main job. `lean`: VeLoRA (on `--velora-layers`, default all six encoder
@@ -516,9 +516,12 @@ async function saveBase(peft: PeftModel, dir: string): Promise<void> {
     }),
   );
   await Deno.mkdir(dir, { recursive: true });
-  const tensors = new Map<string, { shape: number[]; data: Float32Array | Int32Array }>();
-  for (const [k, t] of state) tensors.set(k, { shape: [...t.shape], data: await t.toArray() });
-  await saveSafetensors(join(dir, "model.safetensors"), tensors);
+  const tensors = new Map<string, ShardTensor>();
+  for (const [k, t] of state) {
+    tensors.set(k, { shape: t.shape, bytes: t.numel * 4, read: () => t.toArray() });
+  }
+  // As save_pretrained: sharded past HF's default 5GB, stale weight files removed.
+  await saveSafetensorsShards(dir, tensors);
   base.config.architectures = [base.constructor.name];
   await base.config.save_pretrained(dir);
 }

@@ -9,6 +9,7 @@ import type { Module } from "../../nn/module.ts";
 import { Embedding } from "../../nn/embedding.ts";
 import { Linear } from "../../nn/linear.ts";
 import { type ModelOptions, PreTrainedModel, type WeightInit } from "../modeling_utils.ts";
+import type { SavePretrainedOptions } from "../pretrained.ts";
 import { initStandardWeights } from "../init_weights.ts";
 import { LlamaConfig } from "./config.ts";
 import {
@@ -265,9 +266,12 @@ export class LlamaForCausalLM extends LlamaPreTrainedModel {
     return generate(this, input_ids, options);
   }
 
-  /** Writes config.json + model.safetensors (HF layout; a tied lm_head is written once). */
-  override async save_pretrained(dir: string): Promise<void> {
-    await super.save_pretrained(dir);
+  /**
+   * Writes config.json and the weights (HF layout, sharded past `max_shard_size` as
+   * {@linkcode PreTrainedModel.save_pretrained}; a tied lm_head is written once).
+   */
+  override async save_pretrained(dir: string, options: SavePretrainedOptions = {}): Promise<void> {
+    await super.save_pretrained(dir, options);
     // HF names the class after the family (Qwen2ForCausalLM loads qwen2 checkpoints).
     const name = {
       llama: "LlamaForCausalLM",
