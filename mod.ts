@@ -15,7 +15,7 @@
  */
 
 export { Device } from "./src/runtime/device.ts";
-export type { AdapterInfo, DeviceOptions } from "./src/runtime/device.ts";
+export type { AdapterInfo, DeviceOptions, MatmulFamily } from "./src/runtime/device.ts";
 export { defineKernel, grid1d, GRID_WGSL, Kernel } from "./src/runtime/kernel.ts";
 export type {
   Bindable,

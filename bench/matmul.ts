@@ -7,10 +7,14 @@
 //
 // Usage: deno run -A bench/matmul.ts [--iters N] [--reps N] [--only fwd|dx|dw] [--quick]
 //                                    [--peer none|tfjs] [--budget-s S]
+//                                    [--family auto|register|shared]
 //   --quick        only the 768→768 layer, fewer timings
 //   --peer tfjs    (default) also time tf.matMul(a, b, transposeA, transposeB) of
 //                  @tensorflow/tfjs-backend-webgpu; if it cannot initialise, one line says why and
 //                  velora's figures are still printed. --peer none: velora only.
+//   --family F     (default auto) velora's matmul kernel family: auto = the device's choice by
+//                  adapter (register tiles on software adapters, shared-memory tiles on GPUs),
+//                  or force "register" / "shared" (e.g. to check the GPU family's errors here)
 //   --budget-s S   (default 10) an implementation whose iters × reps products of one shape would
 //                  take longer (TF.js's at seconds per product) is timed with ≥ 3 timings of 1
 //                  product each (the table's timings×products column says which)
@@ -28,7 +32,7 @@
 // the problem and the host data of A and B in their stored layouts and returns a `Runner` that
 // runs `reps` products and resolves when the device has finished them.
 import { launchMatmul } from "../src/ops/matmul_kernel.ts";
-import { Device } from "../src/runtime/device.ts";
+import { Device, type MatmulFamily } from "../src/runtime/device.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { cpuClock } from "./lib/cpu.ts";
 
@@ -73,6 +77,11 @@ function option(name: string): string | undefined {
 const ONLY = option("only");
 const PEER = option("peer") ?? "tfjs";
 if (PEER !== "none" && PEER !== "tfjs") throw new Error(`--peer ${PEER}: expected none or tfjs`);
+const FAMILY_FLAG = option("family") ?? "auto";
+if (FAMILY_FLAG !== "auto" && FAMILY_FLAG !== "register" && FAMILY_FLAG !== "shared") {
+  throw new Error(`--family ${FAMILY_FLAG}: expected auto, register or shared`);
+}
+const FAMILY: "auto" | MatmulFamily = FAMILY_FLAG;
 const T = 4096;
 
 /** Runs `fn` and returns its wall time in ms; retries (up to 3 times) while other processes use > 15% of a core. */
@@ -102,7 +111,9 @@ function random(n: number, seed: number): Float32Array {
 async function veloraContender(): Promise<
   Contender & { description: string; adapterDescription: string }
 > {
-  const device = await Device.create();
+  const device = await Device.create({
+    matmulFamily: FAMILY === "auto" ? undefined : FAMILY,
+  });
   const info = device.adapterInfo;
   return {
     name: "velora",
@@ -112,6 +123,7 @@ async function veloraContender(): Promise<
       info.vendor && `vendor ${info.vendor}`,
       info.architecture && `architecture ${info.architecture}`,
       info.isFallbackAdapter && "fallback (software) adapter",
+      `matmul family ${device.matmulFamily}${FAMILY === "auto" ? " (by adapter)" : " (--family)"}`,
     ].filter(Boolean).join(", "),
     prepare(p, aHost, bHost) {
       const a = Tensor.from(device, aHost, p.transA ? [p.k, p.m] : [p.m, p.k]);

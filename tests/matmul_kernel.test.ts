@@ -1,11 +1,19 @@
 // launchMatmul against a plain f64 reference, launched on the project's Device through the kernel
 // layer as matmulInto does. All cases are encoded into one compute pass and
 // read back together (one GPU wait); most force the small 8x8 tile (the loaders and the epilogue
-// are shared by every tile) so few pipelines compile.
+// are shared by every tile) so few pipelines compile. The shared-memory family (the default on
+// hardware GPUs) is forced with `family: "shared"` so that it is tested on software adapters too;
+// its cases share five pipelines (three modules) between them.
 import assert from "node:assert/strict";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { testDevice } from "./helpers/gpu.ts";
-import { chooseMatmulTile, launchMatmul, type MatmulTile } from "../src/ops/matmul_kernel.ts";
+import {
+  chooseMatmulTile,
+  launchMatmul,
+  type MatmulFamily,
+  type MatmulTile,
+} from "../src/ops/matmul_kernel.ts";
+import { Device } from "../src/runtime/device.ts";
 
 interface Case {
   name: string;
@@ -24,6 +32,8 @@ interface Case {
   accumulate?: boolean;
   /** Force a register tile; undefined = launchMatmul's own choice. */
   tile?: MatmulTile | "auto";
+  /** Force a kernel family; undefined = the device's. */
+  family?: MatmulFamily;
 }
 
 /** Seeded uniform [-1, 1) values (LCG). */
@@ -198,6 +208,79 @@ CASES.push(
   // launchMatmul's own choice.
   { name: "NT 40x24x12 (auto)", m: 40, n: 24, k: 12, transB: true, tile: "auto" },
 );
+// The shared-memory family: every staging path (vec4 and element loads of A and B, each
+// transposed or not), one past the 64x64 workgroup tile in M and N, K not a multiple of the
+// 16-wide chunk, epilogues and batch broadcasts. (Not the split grid: 65536 workgroups of 256
+// invocations take a minute on llvmpipe; its index arithmetic is tileOf's, tested above.)
+const S = "shared" as const;
+CASES.push(
+  // a4b4c4, NN: vec4 A along K, vec4 B along N.
+  { name: "shared NN 68x132x36 (vec4)", m: 68, n: 132, k: 36, family: S },
+  // a4b4c4, TT: vec4 A along M, vec4 B along K; bias + gelu + accumulate.
+  {
+    name: "shared TT 68x132x36 (vec4, bias, gelu, accumulate)",
+    m: 68,
+    n: 132,
+    k: 36,
+    transA: true,
+    transB: true,
+    bias: true,
+    gelu: true,
+    accumulate: true,
+    family: S,
+  },
+  // a4b4c4, NT + bias: a broadcast weight over a batch, and K = 0.
+  {
+    name: "shared NT batch 3, B broadcast, bias, alpha",
+    batch: 3,
+    m: 10,
+    n: 12,
+    k: 8,
+    transB: true,
+    strideB: 0,
+    bias: true,
+    alpha: 0.5,
+    family: S,
+  },
+  { name: "shared NT K = 0 (bias only)", m: 3, n: 4, k: 0, transB: true, bias: true, family: S },
+  // a1b1c1, NT: element loads of A along K and of B along K (transposed).
+  { name: "shared NT 65x127x33 (elements)", m: 65, n: 127, k: 33, transB: true, family: S },
+  { name: "shared NT 1x1x1", m: 1, n: 1, k: 1, transB: true, family: S },
+  {
+    name: "shared NT batch 2, A broadcast (strideA 0)",
+    batch: 2,
+    m: 6,
+    n: 9,
+    k: 5,
+    transB: true,
+    strideA: 0,
+    family: S,
+  },
+  // a1b1c1, TN + alpha + accumulate: element loads of A along M and B along N; long K.
+  {
+    name: "shared TN 65x127x301 (elements, alpha, accumulate)",
+    m: 65,
+    n: 127,
+    k: 301,
+    transA: true,
+    alpha: -1.5,
+    accumulate: true,
+    family: S,
+  },
+  {
+    name: "shared TN batch 3, B broadcast, padded strideC",
+    batch: 3,
+    m: 5,
+    n: 7,
+    k: 3,
+    transA: true,
+    strideB: 0,
+    strideC: 40,
+    alpha: -1.5,
+    accumulate: true,
+    family: S,
+  },
+);
 
 Deno.test("launchMatmul matches an f64 reference (all transposes, batch, bias, gelu, alpha, accumulate)", async () => {
   const device = await testDevice();
@@ -240,7 +323,7 @@ Deno.test("launchMatmul matches an f64 reference (all transposes, batch, bias, g
   });
   device.gpu.pushErrorScope("validation");
   for (const { c, args } of pending) {
-    launchMatmul(device, args, c.tile === "auto" ? undefined : c.tile);
+    launchMatmul(device, { ...args, family: c.family }, c.tile === "auto" ? undefined : c.tile);
   }
   device.flush();
   const err = await device.gpu.popErrorScope();
@@ -270,6 +353,23 @@ Deno.test("launchMatmul matches an f64 reference (all transposes, batch, bias, g
   });
   for (const t of tensors) t.dispose();
   assert(failures.length === 0, `mismatches:\n${failures.join("\n")}`);
+});
+
+Deno.test("matmul family: register tiles on software adapters, shared memory on GPUs; checked options", async () => {
+  const device = await testDevice();
+  const expected = device.adapterInfo.isFallbackAdapter ? "register" : "shared";
+  assert.equal(device.matmulFamily, expected, device.describe());
+  await assert.rejects(
+    () => Device.create({ matmulFamily: "tiled" as MatmulFamily }),
+    /matmulFamily must be "register" or "shared", got "tiled"/,
+  );
+  const t = Tensor.from(device, new Float32Array(4), [4]);
+  const args = { a: t, b: t, c: device.dummyBuffer, batch: 1, m: 2, n: 2, k: 1 };
+  assert.throws(
+    () => launchMatmul(device, { ...args, transA: false, transB: false, family: "shared" }, "8x8"),
+    /register tile 8x8 given with the "shared" family/,
+  );
+  t.dispose();
 });
 
 Deno.test("chooseMatmulTile: large problems take the 32x32 tile, tiny ones a small tile", () => {

@@ -3,8 +3,11 @@
  *
  * Semantics, per batch b: `C[b] = epilogue(alpha · op(A[b]) · op(B[b]) + bias)`, where the
  * epilogue is the identity or GELU (erf form), and with `accumulate` the result is added to C
- * instead of overwriting it. The kernel is tuned for Mesa llvmpipe (the software adapter used
- * here): see the header of `kernels/matmul.wgsl` for why it looks the way it does.
+ * instead of overwriting it. Two kernel families compute it (see `MatmulFamily`): register tiles
+ * tuned for Mesa llvmpipe (software adapters; see the header of `kernels/matmul.wgsl` for why they
+ * look the way they do) and a workgroup-memory tiled kernel for hardware GPUs
+ * (`kernels/matmul_shared.wgsl`). The device picks one by adapter (`Device.matmulFamily`); a launch
+ * may override it.
  *
  * @module
  */
@@ -18,7 +21,12 @@ import cScalar from "../../kernels/matmul_c_scalar.wgsl" with { type: "text" };
 import tile32 from "../../kernels/matmul_tile_32x32.wgsl" with { type: "text" };
 import tile16 from "../../kernels/matmul_tile_16x16.wgsl" with { type: "text" };
 import tile8 from "../../kernels/matmul_tile_8x8.wgsl" with { type: "text" };
-import type { Device } from "../runtime/device.ts";
+import shared from "../../kernels/matmul_shared.wgsl" with { type: "text" };
+import sharedAVec4 from "../../kernels/matmul_shared_a_vec4.wgsl" with { type: "text" };
+import sharedAScalar from "../../kernels/matmul_shared_a_scalar.wgsl" with { type: "text" };
+import sharedBVec4 from "../../kernels/matmul_shared_b_vec4.wgsl" with { type: "text" };
+import sharedBScalar from "../../kernels/matmul_shared_b_scalar.wgsl" with { type: "text" };
+import type { Device, MatmulFamily } from "../runtime/device.ts";
 import { type Bindable, defineKernel, type Kernel } from "../runtime/kernel.ts";
 
 /** Arguments of {@linkcode launchMatmul}. All sizes and strides are in f32 elements. */
@@ -55,7 +63,14 @@ export interface MatmulArgs {
   accumulate?: boolean;
   /** Applied after alpha and bias: "gelu" is 0.5·x·(1 + erf(x/√2)) (default "none"). */
   epilogue?: "none" | "gelu";
+  /**
+   * Kernel family for this launch (default: `device.matmulFamily`, chosen by adapter). Tests and
+   * `bench/matmul.ts --family` use it to run either family on any adapter.
+   */
+  family?: MatmulFamily;
 }
+
+export type { MatmulFamily };
 
 /** The register tiles the kernel comes in (outputs per invocation; a workgroup is 8 invocations along N). */
 export type MatmulTile = "32x32" | "16x16" | "8x8";
@@ -118,14 +133,48 @@ function variant(tile: MatmulTile, vecA: boolean, vecB: boolean, vecC: boolean):
   });
 }
 
-const VARIANTS: Record<string, MatmulKernel> = Object.fromEntries(
+/** Shared-memory family: one module per (vec4 loads of A, of B, of C), 8 kernels. */
+function sharedVariant(vecA: boolean, vecB: boolean, vecC: boolean): MatmulKernel {
+  return defineKernel({
+    name: `matmul_shared_${vecA ? "a4" : "a1"}${vecB ? "b4" : "b1"}${vecC ? "c4" : "c1"}.wgsl`,
+    code: common + (vecA ? sharedAVec4 : sharedAScalar) + (vecB ? sharedBVec4 : sharedBScalar) +
+      (vecC ? cVec4 : cScalar) + shared,
+    bindings: ["A", "B", "C", "bias"],
+    uniforms: [
+      "M",
+      "N",
+      "K",
+      "batch",
+      "strideA",
+      "strideB",
+      "strideC",
+      "alpha",
+      "tilesM",
+      "tilesN",
+      "gridX",
+    ],
+    constants: ["TRANS_A", "TRANS_B", "HAS_BIAS", "GELU", "ACCUMULATE"],
+  });
+}
+
+/** Output tile of a shared-family workgroup (16×16 invocations × 4×4 outputs each). */
+const SHARED_TILE = 64;
+
+const SHARED_VARIANTS: Readonly<Record<string, MatmulKernel>> = Object.freeze(Object.fromEntries(
+  [0, 1, 2, 3, 4, 5, 6, 7].map((bits) => {
+    const [a, b, c] = [(bits & 4) > 0, (bits & 2) > 0, (bits & 1) > 0];
+    return [`${+a}${+b}${+c}`, sharedVariant(a, b, c)];
+  }),
+));
+
+const VARIANTS: Readonly<Record<string, MatmulKernel>> = Object.freeze(Object.fromEntries(
   (Object.keys(TILES) as MatmulTile[]).flatMap((tile) =>
     [0, 1, 2, 3, 4, 5, 6, 7].map((bits) => {
       const [a, b, c] = [(bits & 4) > 0, (bits & 2) > 0, (bits & 1) > 0];
       return [`${tile}:${+a}${+b}${+c}`, variant(tile, a, b, c)];
     })
   ),
-);
+));
 
 function bufferOf(b: Bindable): GPUBuffer {
   return "buffer" in b ? b.buffer : b;
@@ -168,9 +217,10 @@ function checkDim(name: string, v: number): void {
 }
 
 /**
- * Queues `C[b] = epilogue(alpha · op(A[b]) · op(B[b]) + bias)` for b < batch on `device`,
- * choosing the fastest kernel variant for the shape (or the register tile `tile`, for tests and
- * benchmarks). One launch; never waits.
+ * Queues `C[b] = epilogue(alpha · op(A[b]) · op(B[b]) + bias)` for b < batch on `device`.
+ * One launch; never waits. The kernel family is `args.family ?? device.matmulFamily`: "register"
+ * picks the fastest register tile for the shape (or `tile`, for tests and benchmarks), "shared"
+ * runs 64×64 workgroup tiles staged through workgroup memory (hardware GPUs).
  *
  * Layouts (row-major, f32): A is [batch, M, K], or [batch, K, M] when `transA`; B is
  * [batch, K, N], or [batch, N, K] when `transB`; C is [batch, M, N]; bias is [N]. Batch strides
@@ -182,7 +232,8 @@ function checkDim(name: string, v: number): void {
  * @example Linear forward y = x·Wᵀ + b with x [T, in], W [out, in]:
  * `launchMatmul(device, { a: x, b: w, c: y, bias, batch: 1, m: T, n: out, k: in,
  *  transA: false, transB: true })`
- * @throws {Error} on invalid sizes or strides, buffers too small for them, or C aliasing an input.
+ * @throws {Error} on invalid sizes or strides, buffers too small for them, C aliasing an input,
+ * an unknown `family`, or a register `tile` with the "shared" family.
  */
 export function launchMatmul(device: Device, args: MatmulArgs, tile?: MatmulTile): void {
   const { batch, m, n, k, transA, transB } = args;
@@ -226,16 +277,27 @@ export function launchMatmul(device: Device, args: MatmulArgs, tile?: MatmulTile
   const vecA = (transA ? m % 4 === 0 : k % 4 === 0) && (batch === 1 || strideA % 4 === 0);
   const vecB = (transB ? k % 4 === 0 : n % 4 === 0) && (batch === 1 || strideB % 4 === 0);
   const vecC = n % 4 === 0 && (batch === 1 || strideC % 4 === 0);
+  const family = args.family ?? device.matmulFamily;
+  if (family !== "register" && family !== "shared") {
+    throw new Error(
+      `launchMatmul: family must be "register" or "shared", got ${JSON.stringify(family)}`,
+    );
+  }
+  if (family === "shared" && tile !== undefined) {
+    throw new Error(`launchMatmul: register tile ${tile} given with the "shared" family`);
+  }
+  const variants = family === "shared" ? SHARED_VARIANTS : VARIANTS;
+  const key = family === "shared" ? `${+vecA}${+vecB}${+vecC}` : "";
   const name = tile ?? chooseMatmulTile(batch, m, n, k);
   const t = TILES[name];
-  const tilesM = Math.ceil(m / t.tm);
-  const tilesN = Math.ceil(n / (LANES * t.tn));
+  const tilesM = Math.ceil(m / (family === "shared" ? SHARED_TILE : t.tm));
+  const tilesN = Math.ceil(n / (family === "shared" ? SHARED_TILE : LANES * t.tn));
   const total = batch * tilesM * tilesN;
   const gridX = Math.min(total, MAX_GRID);
   const gridY = Math.ceil(total / gridX);
   if (gridY > MAX_GRID) throw new Error(`launchMatmul: ${total} workgroups exceed the grid limit`);
 
-  VARIANTS[`${name}:${+vecA}${+vecB}${+vecC}`].launch(device, {
+  variants[key || `${name}:${+vecA}${+vecB}${+vecC}`].launch(device, {
     // With K = 0 nothing is read from A or B, which may then be empty (unbindable) buffers.
     bindings: { A: k > 0 ? a : null, B: k > 0 ? b : null, C: c, bias },
     uniforms: {

@@ -14,10 +14,23 @@ export interface AdapterInfo {
   isFallbackAdapter: boolean;
 }
 
+/**
+ * The two families of matmul kernels (src/ops/matmul_kernel.ts): "register" — large register
+ * tiles per invocation, 8-invocation workgroups, no workgroup memory (tuned for software adapters:
+ * Mesa llvmpipe/lavapipe, SwiftShader); "shared" — 16×16-invocation workgroups computing 64×64
+ * tiles of C from K-chunks staged in workgroup memory (for hardware GPUs).
+ */
+export type MatmulFamily = "register" | "shared";
+
 /** Options for {@linkcode Device.create}. */
 export interface DeviceOptions {
   /** Passed to `navigator.gpu.requestAdapter`. */
   powerPreference?: GPUPowerPreference;
+  /**
+   * The matmul kernel family every `launchMatmul` on this device uses unless a launch overrides
+   * it. Default: "register" on a software adapter (`isFallbackAdapter`), "shared" otherwise.
+   */
+  matmulFamily?: MatmulFamily;
   /** Dispatches recorded before an automatic submit (bounds encoder memory). Default 2048. */
   maxDispatchesPerSubmit?: number;
 }
@@ -57,6 +70,11 @@ export class Device {
   readonly memory: MemoryStats = new MemoryStats();
   /** Limits granted to the device. */
   readonly limits: GPUSupportedLimits;
+  /**
+   * The matmul kernel family launches use by default: `DeviceOptions.matmulFamily`, or by adapter
+   * ("register" for software adapters, "shared" for hardware GPUs).
+   */
+  readonly matmulFamily: MatmulFamily;
   /** @internal */
   readonly pool: BufferPool;
 
@@ -85,6 +103,7 @@ export class Device {
     this.gpu = gpu;
     this.adapterInfo = info;
     this.limits = gpu.limits;
+    this.matmulFamily = options.matmulFamily ?? (info.isFallbackAdapter ? "register" : "shared");
     this.pool = new BufferPool(gpu, this.memory);
     this.#maxDispatches = options.maxDispatchesPerSubmit ?? 2048;
     gpu.addEventListener("uncapturederror", (e) => {
@@ -106,6 +125,12 @@ export class Device {
       throw new Error(
         "WebGPU is not available (navigator.gpu is undefined). Use Deno ≥ 2 (WebGPU is built in) " +
           "or a browser with WebGPU enabled.",
+      );
+    }
+    const family = options.matmulFamily;
+    if (family !== undefined && family !== "register" && family !== "shared") {
+      throw new Error(
+        `Device.create: matmulFamily must be "register" or "shared", got ${JSON.stringify(family)}`,
       );
     }
     const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference });

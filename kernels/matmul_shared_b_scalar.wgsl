@@ -1,0 +1,26 @@
+// B operand of the shared-memory matmul staged element by element (any shape, stride and
+// alignment): binding 2 and stageB (contract in matmul_shared.wgsl). Each invocation loads four
+// elements; consecutive invocations read consecutive addresses.
+
+override TRANS_B: bool = false;
+
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+
+fn stageB(ob: u32, n0: u32, k0: u32, li: u32) {
+  for (var q = 0u; q < 4u; q++) {
+    let e = li + 256u * q;
+    var c: u32;
+    var kk: u32;
+    if (TRANS_B) {
+      c = e / 16u; // [N, K]: contiguous along K
+      kk = e % 16u;
+    } else {
+      kk = e / 64u; // [K, N]: contiguous along N
+      c = e % 64u;
+    }
+    let n = min(n0 + c, P.N - 1u);
+    let k = min(k0 + kk, P.K - 1u);
+    let idx = select(ob + k * P.N + n, ob + n * P.K + k, TRANS_B);
+    Bs[kk * 16u + c / 4u][c % 4u] = select(0.0, B[idx], n0 + c < P.N && k0 + kk < P.K);
+  }
+}
