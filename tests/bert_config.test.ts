@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { BertConfig } from "../src/models/bert/config.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const BERT_BASE = new URL("../../shared/data/bert-base-uncased/", import.meta.url);
 const TINY = new URL("../../shared/data/fixtures/tiny-bert-random-safetensors/", import.meta.url);
@@ -12,15 +13,6 @@ function present(dir: URL): boolean {
   } catch {
     console.log(`skipping: ${dir.pathname}config.json is absent`);
     return false;
-  }
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "velora-cfg-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
   }
 }
 

@@ -5,7 +5,7 @@ import { tidy } from "../src/tensor/scope.ts";
 import { loadSafetensors } from "../src/io/safetensors.ts";
 import { LlamaForCausalLM } from "../src/models/llama/modeling_llama.ts";
 import { testDevice } from "./helpers/gpu.ts";
-import { assertTensorClose } from "./helpers/bert.ts";
+import { assertTensorClose, checkGoldenStep, goldenTensor } from "./helpers/golden.ts";
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}/`, import.meta.url));
 
@@ -13,10 +13,7 @@ async function load(device: Awaited<ReturnType<typeof testDevice>>, name: string
   const dir = fixture(name);
   const inputs = await loadSafetensors(`${dir}/inputs.safetensors`);
   const golden = await loadSafetensors(`${dir}/golden.safetensors`);
-  const t = (n: string) => {
-    const e = inputs.get(n)!;
-    return Tensor.from(device, e.data, e.shape, { dtype: "i32" });
-  };
+  const t = (n: string) => goldenTensor(device, inputs, n);
   const rows = (n: string) => {
     const e = inputs.get(n)!;
     const [b, s] = e.shape;
@@ -36,24 +33,7 @@ for (const name of ["llama_tiny", "qwen2_tiny"]) {
       labels: t("labels"),
     };
     model.train();
-    const out = tidy(() => {
-      const o = model.forward(inputs);
-      return { logits: o.logits.keep(), loss: o.loss!.keep() };
-    });
-    assertTensorClose(await out.logits.toArray(), golden.get("logits")!.data, 1e-4, "logits");
-    assertTensorClose(await out.loss.toArray(), golden.get("loss")!.data, 1e-4, "loss");
-    out.loss.backward();
-    assert.equal(device.memory.byCategory.activation, 0, "backward released every saved tensor");
-    let n = 0;
-    for (const [pname, p] of model.named_parameters()) {
-      const ref = golden.get(`grad.${pname}`);
-      assert.ok(ref, `golden has grad.${pname}`);
-      assertTensorClose(await p.grad!.toArray(), ref.data, 1e-3, `grad.${pname}`, 1e-5);
-      n++;
-    }
-    assert.equal(n, [...golden.keys()].filter((k) => k.startsWith("grad.")).length);
-    out.logits.dispose();
-    out.loss.dispose();
+    await checkGoldenStep(model, inputs, golden);
     Object.values(inputs).forEach((x) => x.dispose());
     model.zero_grad();
 
@@ -75,10 +55,7 @@ Deno.test("llama_tiny through flash_attention_2 matches the eager path on every 
   const device = await testDevice();
   const dir = fixture("llama_tiny");
   const inputs = await loadSafetensors(`${dir}/inputs.safetensors`);
-  const t = (n: string) => {
-    const e = inputs.get(n)!;
-    return Tensor.from(device, e.data, e.shape, { dtype: "i32" });
-  };
+  const t = (n: string) => goldenTensor(device, inputs, n);
   // Fully masked query rows (row 1's left padding) are implementation-defined (HF's eager path
   // spreads them uniformly, flash kernels do not), so no loss term may read them: the label after
   // the last padded position is ignored as well, and their logits are not compared.

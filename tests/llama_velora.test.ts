@@ -1,23 +1,19 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { Tensor } from "../src/tensor/tensor.ts";
 import { tidy } from "../src/tensor/scope.ts";
 import { loadSafetensors } from "../src/io/safetensors.ts";
 import { LlamaForCausalLM } from "../src/models/llama/modeling_llama.ts";
 import { applyVeLoRA, veloraLayers } from "../src/velora/apply.ts";
 import { DECODER_VELORA_PRESETS } from "../src/velora/presets.ts";
 import { testDevice } from "./helpers/gpu.ts";
-import { assertTensorClose } from "./helpers/bert.ts";
+import { assertTensorClose, checkGoldenStep, goldenTensor } from "./helpers/golden.ts";
 
 const dir = fileURLToPath(new URL("./fixtures/llama_tiny/", import.meta.url));
 
 async function setup() {
   const device = await testDevice();
   const inputs = await loadSafetensors(`${dir}/inputs.safetensors`);
-  const t = (n: string) => {
-    const e = inputs.get(n)!;
-    return Tensor.from(device, e.data, e.shape, { dtype: "i32" });
-  };
+  const t = (n: string) => goldenTensor(device, inputs, n);
   const model = await LlamaForCausalLM.from_pretrained(dir, { device });
   model.train();
   return {
@@ -28,30 +24,14 @@ async function setup() {
 }
 
 Deno.test("VeLoRA on every llama linear: logits, loss, v and gradients match PyTorch; shared inputs freed", async () => {
-  const { device, model, batch } = await setup();
+  const { model, batch } = await setup();
   const golden = await loadSafetensors(`${dir}/golden_velora_all.safetensors`);
   const report = applyVeLoRA(model, {
     target_modules: [...DECODER_VELORA_PRESETS.all],
     num_groups: 4,
   });
   assert.equal(report.layers.length, 14);
-  const out = tidy(() => {
-    const o = model.forward(batch);
-    return { logits: o.logits.keep(), loss: o.loss!.keep() };
-  });
-  assertTensorClose(await out.logits.toArray(), golden.get("logits")!.data, 1e-4, "logits");
-  assertTensorClose(await out.loss.toArray(), golden.get("loss")!.data, 1e-4, "loss");
-  out.loss.backward();
-  assert.equal(device.memory.byCategory.activation, 0, "backward released every saved tensor");
-  for (const [name, p] of model.named_parameters()) {
-    assertTensorClose(
-      await p.grad!.toArray(),
-      golden.get(`grad.${name}`)!.data,
-      1e-3,
-      `grad.${name}`,
-      1e-5,
-    );
-  }
+  await checkGoldenStep(model, batch, golden);
   for (const [name, layer] of veloraLayers(model)) {
     assertTensorClose(await layer.v!.toArray(), golden.get(`v.${name}`)!.data, 1e-5, `v ${name}`);
   }
@@ -60,8 +40,6 @@ Deno.test("VeLoRA on every llama linear: logits, loss, v and gradients match PyT
     assert.equal(e.held, false, `${e.name} input freed`);
     assert.equal(e.sharedZ, /k_proj|v_proj|up_proj/.test(e.name), `${e.name} sharedZ`);
   }
-  out.logits.dispose();
-  out.loss.dispose();
   Object.values(batch).forEach((x) => x.dispose());
   model.dispose();
 });

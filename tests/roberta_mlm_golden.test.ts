@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { Tensor } from "../src/tensor/tensor.ts";
-import { tidy } from "../src/tensor/scope.ts";
 import { loadSafetensors, saveSafetensors } from "../src/io/safetensors.ts";
 import {
   AutoConfig,
@@ -14,19 +12,14 @@ import { RobertaForSequenceClassification, RobertaModel } from "../src/models/ro
 import { BertForMaskedLM } from "../src/models/bert/modeling_bert.ts";
 import { RobertaConfig } from "../src/models/roberta/config.ts";
 import { testDevice } from "./helpers/gpu.ts";
-import { assertTensorClose } from "./helpers/bert.ts";
+import { checkGoldenStep, type Golden, goldenTensor, type HeadModel } from "./helpers/golden.ts";
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}/`, import.meta.url));
-
-type Golden = Map<string, { shape: number[]; data: Float32Array | Int32Array }>;
 
 /** One training step against the golden file: logits and loss 1e-4, every gradient 1e-3. */
 async function checkStep(model: PreTrainedModel, golden: Golden): Promise<void> {
   const device = await testDevice();
-  const t = (name: string) => {
-    const e = golden.get(`input.${name}`)!;
-    return Tensor.from(device, e.data, e.shape, { dtype: "i32" });
-  };
+  const t = (name: string) => goldenTensor(device, golden, `input.${name}`);
   const inputs = {
     input_ids: t("input_ids"),
     attention_mask: t("attention_mask"),
@@ -34,27 +27,7 @@ async function checkStep(model: PreTrainedModel, golden: Golden): Promise<void> 
     labels: t("labels"),
   };
   model.train();
-  const forward = model as unknown as {
-    forward(i: typeof inputs): { logits: Tensor; loss: Tensor | null };
-  };
-  const out = tidy(() => {
-    const o = forward.forward(inputs);
-    return { logits: o.logits.keep(), loss: o.loss!.keep() };
-  });
-  assertTensorClose(await out.logits.toArray(), golden.get("logits")!.data, 1e-4, "logits");
-  assertTensorClose(await out.loss.toArray(), golden.get("loss")!.data, 1e-4, "loss");
-  out.loss.backward();
-  assert.equal(device.memory.byCategory.activation, 0);
-  let n = 0;
-  for (const [name, p] of model.named_parameters()) {
-    const ref = golden.get(`grad.${name}`);
-    assert.ok(ref, `golden has grad.${name}`);
-    assertTensorClose(await p.grad!.toArray(), ref.data, 1e-3, `grad.${name}`, 1e-5);
-    n++;
-  }
-  assert.equal(n, [...golden.keys()].filter((k) => k.startsWith("grad.")).length);
-  out.logits.dispose();
-  out.loss.dispose();
+  await checkGoldenStep(model as unknown as HeadModel<typeof inputs>, inputs, golden);
   Object.values(inputs).forEach((x) => x.dispose());
 }
 

@@ -7,6 +7,7 @@ import {
   readSafetensorsIndex,
   saveSafetensors,
 } from "../src/io/safetensors.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const FIXTURE_DIR = new URL(
   "../../shared/data/fixtures/tiny-bert-random-safetensors/",
@@ -41,15 +42,6 @@ async function writeRaw(
 
 function u16le(values: number[]): Uint8Array {
   return new Uint8Array(new Uint16Array(values).buffer);
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "velora-st-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 /** Asserts `fn` rejects within a second with a message matching every pattern. */

@@ -6,11 +6,10 @@ import { CliError, parseFinetuneArgs } from "../src/train/finetune_cli.ts";
 import { FINETUNE_DEFAULTS } from "../src/train/job.ts";
 import { writeAtomic } from "../src/util/write_atomic.ts";
 import { trainStep } from "../src/train/step.ts";
-import { BertConfig } from "../src/models/bert/config.ts";
-import { BertForSequenceClassification } from "../src/models/bert/modeling_bert.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
 import * as velora from "../mod.ts";
+import { tinyModel } from "./helpers/tiny_task.ts";
 
 Deno.test("writeAtomic replaces a file whole and leaves nothing behind on failure", async () => {
   const dir = await Deno.makeTempDir();
@@ -165,18 +164,11 @@ Deno.test("the job's CLI accepts HF run_glue.py spellings beside its own flags",
 
 Deno.test("trainStep accumulates micro-batches, clips, steps and clears the gradients", async () => {
   const device = await testDevice();
-  const config = new BertConfig({
+  const model = await tinyModel(1, {
     vocab_size: 50,
-    hidden_size: 8,
-    num_hidden_layers: 1,
-    num_attention_heads: 2,
-    intermediate_size: 12,
-    max_position_embeddings: 16,
-    num_labels: 2,
     hidden_dropout_prob: 0,
     attention_probs_dropout_prob: 0,
   });
-  const model = new BertForSequenceClassification(device, config, { seed: 1 });
   model.train();
   const params = [...model.parameters()];
   const optimizer = new AdamW(params, { lr: 1e-2 });

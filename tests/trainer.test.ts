@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { testDevice } from "./helpers/gpu.ts";
-import { BertConfig } from "../src/models/bert/config.ts";
 import { BertForSequenceClassification } from "../src/models/bert/modeling_bert.ts";
 import { PreTrainedTokenizer } from "../src/data/auto_tokenizer.ts";
-import type { Example } from "../src/data/types.ts";
 import { NonFiniteLossError, Trainer } from "../src/train/trainer.ts";
 import { listCheckpoints } from "../src/train/checkpoint_io.ts";
 import { loadSafetensors, saveSafetensors } from "../src/io/safetensors.ts";
@@ -13,58 +11,8 @@ import { AutoTokenizer } from "../src/data/auto_tokenizer.ts";
 import type { TrainingArgumentsInit } from "../src/train/training_args.ts";
 import { createProgress } from "../src/train/report/progress.ts";
 import { prepareData } from "../src/train/job.ts";
-
-const WORDS = [
-  "free",
-  "money",
-  "win",
-  "cash",
-  "prize",
-  "meeting",
-  "lunch",
-  "report",
-  "team",
-  "now",
-];
-
-/** A tiny seeded task over a 15-token vocabulary. */
-export function tinyTask(rows: number, seed = 0): Example[] {
-  const out: Example[] = [];
-  for (let i = 0; i < rows; i++) {
-    const spam = (i + seed) % 2 === 0;
-    const base = spam ? 0 : 5;
-    const w = (k: number) => WORDS[base + ((i * 3 + k * 7 + seed) % 5)];
-    out.push({ text: `${w(0)} ${w(1)} ${w(2)}`, label: spam ? 1 : 0 });
-  }
-  return out;
-}
-
-export const TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ...WORDS];
-
-/** A 1-layer hidden-8 BERT over {@linkcode TINY_VOCAB}. */
-export async function tinyModel(seed = 1, extra: Record<string, unknown> = {}) {
-  const device = await testDevice();
-  const config = new BertConfig({
-    vocab_size: TINY_VOCAB.length,
-    hidden_size: 8,
-    num_hidden_layers: 1,
-    num_attention_heads: 2,
-    intermediate_size: 12,
-    max_position_embeddings: 16,
-    num_labels: 2,
-    ...extra,
-  });
-  return new BertForSequenceClassification(device, config, { seed });
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { withTempDir } from "./helpers/temp_dir.ts";
+import { TINY_VOCAB, tinyModel, tinyTask } from "./helpers/tiny_task.ts";
 
 function trainer(
   model: BertForSequenceClassification,
@@ -93,7 +41,7 @@ function trainer(
 }
 
 Deno.test("every epoch end is evaluated, the last one too, and the reported eval is the saved model's", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const tokenizer = await PreTrainedTokenizer.fromVocab(TINY_VOCAB);
     const model = await tinyModel();
     let calls = 0;
@@ -127,7 +75,7 @@ Deno.test("every epoch end is evaluated, the last one too, and the reported eval
 });
 
 Deno.test('eval_strategy "steps" evaluates every eval_steps, and the final model once more', async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const tokenizer = await PreTrainedTokenizer.fromVocab(TINY_VOCAB);
     const model = await tinyModel();
     const lines: string[] = [];
@@ -148,7 +96,7 @@ Deno.test('eval_strategy "steps" evaluates every eval_steps, and the final model
 });
 
 Deno.test("the default eval split is a share of the training examples used, not of the file", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const rows = ["sentence\tlabel"];
     for (const e of tinyTask(400)) rows.push(`${e.text}\t${e.label}`);
     const path = join(dir, "t.tsv");
@@ -185,7 +133,7 @@ async function allFinite(path: string): Promise<string | null> {
 // step (computed before the update) is finite, as with --lr 10 on the default model where
 // llvmpipe's tanh(NaN) = ±1 kept the loss finite: a loss-only check saved NaN checkpoints.
 Deno.test("divergence is caught on the GPU and only finite checkpoints are written", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const tokenizer = await PreTrainedTokenizer.fromVocab(TINY_VOCAB);
     const model = await tinyModel();
     const t = trainer(model, tokenizer, {
@@ -211,7 +159,7 @@ Deno.test("divergence is caught on the GPU and only finite checkpoints are writt
 });
 
 Deno.test("the loss of a logging interval is summed on the GPU and read once", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const device = await testDevice();
     const tokenizer = await PreTrainedTokenizer.fromVocab(TINY_VOCAB);
     const model = await tinyModel();
@@ -239,7 +187,7 @@ Deno.test("the loss of a logging interval is summed on the GPU and read once", a
 });
 
 Deno.test("--resume checks the checkpoint: trainer state, extra state, Inf/NaN; stale temporaries go; the tokenizer is inside", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const tokenizer = await PreTrainedTokenizer.fromVocab(TINY_VOCAB);
     const build = async () => {
       const model = await tinyModel();
@@ -315,7 +263,7 @@ Deno.test("--resume checks the checkpoint: trainer state, extra state, Inf/NaN; 
 });
 
 Deno.test("absurd settings fail before training: max_length, tokenizer vocab, output_dir", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const tokenizer = await PreTrainedTokenizer.fromVocab(TINY_VOCAB);
     const model = await tinyModel(); // max_position_embeddings 16
     assert.throws(
@@ -347,7 +295,7 @@ Deno.test("absurd settings fail before training: max_length, tokenizer vocab, ou
 });
 
 Deno.test("float labels train a regression (num_labels 1, MSE) with MSE and Pearson metrics", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const tokenizer = await PreTrainedTokenizer.fromVocab(TINY_VOCAB);
     const model = await tinyModel(1, { num_labels: 1 });
     const data = tinyTask(16).map((e, i) => ({ ...e, label: e.label * 4 + (i % 3) * 0.25 }));

@@ -257,11 +257,7 @@ export function buildBenchModel(
 ): { model: BertForSequenceClassification | PeftModel | LlamaForCausalLM; veloraLayers: number } {
   if (shape.kind === "llama") return buildLlamaBenchModel(device, shape, seq, mode, seed);
   const config = new BertConfig({
-    vocab_size: shape.vocab,
-    hidden_size: shape.hidden,
-    num_hidden_layers: shape.layers,
-    num_attention_heads: shape.heads,
-    intermediate_size: shape.intermediate,
+    ...configFields(shape),
     max_position_embeddings: Math.max(512, seq),
     num_labels: 2,
   });
@@ -299,6 +295,17 @@ export function buildBenchModel(
   return { model, veloraLayers };
 }
 
+/** The HF config fields `shape` sets (either family's names are the same). */
+function configFields(shape: ModelShape) {
+  return {
+    vocab_size: shape.vocab,
+    hidden_size: shape.hidden,
+    num_hidden_layers: shape.layers,
+    num_attention_heads: shape.heads,
+    intermediate_size: shape.intermediate,
+  };
+}
+
 /**
  * A randomly initialised LLaMA of `shape` (MHA, untied lm_head) in training mode, set up for
  * `mode` as `deno task pretrain` does (`setupPretrainMode`): VeLoRA with the paper's groups (64
@@ -320,11 +327,7 @@ export function buildLlamaBenchModel(
   const pretrainMode = mode === "velora-vd" || mode === "velora-all" ? "velora" : mode;
   const config = pretrainModeConfig(
     new LlamaConfig({
-      vocab_size: shape.vocab,
-      hidden_size: shape.hidden,
-      num_hidden_layers: shape.layers,
-      num_attention_heads: shape.heads,
-      intermediate_size: shape.intermediate,
+      ...configFields(shape),
       max_position_embeddings: Math.max(1024, seq),
     }),
     pretrainMode,
@@ -459,11 +462,7 @@ export async function measureGeneration(
   o: { batch: number; prompt: number; new_tokens: number; seed: number },
 ): Promise<GenerationResult> {
   const config = new LlamaConfig({
-    vocab_size: shape.vocab,
-    hidden_size: shape.hidden,
-    num_hidden_layers: shape.layers,
-    num_attention_heads: shape.heads,
-    intermediate_size: shape.intermediate,
+    ...configFields(shape),
   });
   const model = new LlamaForCausalLM(device, config, { seed: o.seed }).eval();
   try {

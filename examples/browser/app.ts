@@ -19,29 +19,16 @@ import {
   BROWSER_MODES,
   type BrowserMode,
   classifyTexts,
-  type LoopResult,
   type StepReport,
   trainLoop,
 } from "./train_loop.ts";
+import type { PageState } from "./page_state.ts";
 
 /** The bundled sample (written by build.ts): real e-mail sentences from an npm corpus. */
 interface Sample {
   source: string;
   labels: string[];
   examples: Example[];
-}
-
-/** What the headless test reads (`window.veloraPage`). */
-interface PageState {
-  ready: boolean;
-  adapter: string;
-  training: boolean;
-  losses: number[];
-  /** Seconds since the run started, at the end of each step. */
-  times: number[];
-  result: LoopResult | null;
-  classification: { label: string; score: number } | null;
-  error: string | null;
 }
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;

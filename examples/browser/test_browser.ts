@@ -15,6 +15,7 @@ import { Buffer } from "node:buffer";
 import { parseArgs } from "node:util";
 import { chromium } from "npm:playwright-core@1.65.1";
 import { buildExample, serveExample } from "./serve.ts";
+import type { PageState } from "./page_state.ts";
 
 /** Debian's Chromium (`apt-get install -y chromium`). */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -27,25 +28,6 @@ export const CHROMIUM_ARGS = [
   "--disable-sync",
   "--no-first-run",
 ];
-
-interface PageState {
-  ready: boolean;
-  adapter: string;
-  training: boolean;
-  losses: number[];
-  times: number[];
-  result: {
-    steps: number;
-    firstLoss: number;
-    lastLoss: number;
-    seconds: number;
-    probeBefore: number;
-    probeAfter: number;
-    stopped: boolean;
-  } | null;
-  classification: { label: string; score: number } | null;
-  error: string | null;
-}
 
 async function run(): Promise<number> {
   const { values: args } = parseArgs({

@@ -1,8 +1,7 @@
-import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { Tensor } from "../../src/tensor/tensor.ts";
 import { loadSafetensors } from "../../src/io/safetensors.ts";
 import { testDevice } from "./gpu.ts";
+import { assertTensorClose, checkGoldenStep, type Golden, goldenTensor } from "./golden.ts";
 import { tidy } from "../../src/tensor/scope.ts";
 import { BertForSequenceClassification } from "../../src/models/bert/modeling_bert.ts";
 import { Dropout } from "../../src/nn/dropout.ts";
@@ -10,33 +9,11 @@ import { Dropout } from "../../src/nn/dropout.ts";
 /** The tiny golden BERT of tests/fixtures/bert_tiny. */
 export const dir = fileURLToPath(new URL("../fixtures/bert_tiny/", import.meta.url));
 
-/** |a − ref| ≤ rtol·max|ref| + atol for every element (per-tensor scale, as the fixtures advise). */
-export function assertTensorClose(
-  got: ArrayLike<number>,
-  ref: ArrayLike<number>,
-  rtol: number,
-  what: string,
-  atol = 1e-6,
-): void {
-  assert.equal(got.length, ref.length, `${what}: length`);
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) scale = Math.max(scale, Math.abs(ref[i]));
-  for (let i = 0; i < ref.length; i++) {
-    const err = Math.abs(got[i] - ref[i]);
-    if (!(err <= rtol * scale + atol)) {
-      throw new Error(`${what}[${i}] = ${got[i]}, expected ${ref[i]} (max|ref| ${scale})`);
-    }
-  }
-}
+export { assertTensorClose };
 
 export async function loadInputs(device: Awaited<ReturnType<typeof testDevice>>) {
   const inputs = await loadSafetensors(`${dir}/inputs.safetensors`);
-  const t = (name: string) => {
-    const e = inputs.get(name)!;
-    return Tensor.from(device, e.data, e.shape, {
-      dtype: e.data instanceof Int32Array ? "i32" : "f32",
-    });
-  };
+  const t = (name: string) => goldenTensor(device, inputs, name);
   return {
     input_ids: t("input_ids"),
     attention_mask: t("attention_mask"),
@@ -56,25 +33,11 @@ export async function checkTrainingStep(
   model: BertForSequenceClassification,
   goldenFile: string,
   labels: "labels" | "labels_regression" = "labels",
-): Promise<Map<string, { data: Float32Array | Int32Array }>> {
+): Promise<Golden> {
   const golden = await loadSafetensors(`${dir}/${goldenFile}`);
   const device = await testDevice();
   const inputs = await loadInputs(device);
-  const out = tidy(() => {
-    const o = model.forward({ ...inputs, labels: inputs[labels] });
-    return { logits: o.logits.keep(), loss: o.loss!.keep() };
-  });
-  assertTensorClose(await out.logits.toArray(), golden.get("logits")!.data, 1e-4, "logits");
-  assertTensorClose(await out.loss.toArray(), golden.get("loss")!.data, 1e-4, "loss");
-  out.loss.backward();
-  assert.equal(device.memory.byCategory.activation, 0, "backward released every saved tensor");
-  for (const [name, p] of model.named_parameters()) {
-    const ref = golden.get(`grad.${name}`);
-    assert.ok(ref, `golden has grad.${name}`);
-    assertTensorClose(await p.grad!.toArray(), ref.data, 1e-3, `grad.${name}`, 1e-5);
-  }
-  out.logits.dispose();
-  out.loss.dispose();
+  await checkGoldenStep(model, { ...inputs, labels: inputs[labels] }, golden);
   Object.values(inputs).forEach((t) => t.dispose());
   return golden;
 }
