@@ -69,43 +69,47 @@ Deno.test("linearCrossEntropy: loss and x/W/b gradients match an f64 reference w
       (_, i) => i % 4 === 3 ? -100 : Math.floor(r() * v),
     );
     const g = 0.75;
-    const run = await forwardBackward(device, (xt, wt, bt, yt) => {
-      const out = linearCrossEntropy(xt, wt, bt, yt);
-      assert.equal(out.logits.requiresGrad, false, "logits carry no gradient");
-      out.logits.dispose();
-      return out.loss;
-    }, [
-      { data: x, shape: [...lead, d] },
-      { data: w, shape: [v, d], category: "parameter" },
-      { data: b, shape: [v], category: "parameter" },
-      { data: labels, shape: lead },
-    ], { dyData: new Float32Array([g]) });
     const ref = reference(x, w, b, labels, d, g);
     const what = `[${lead}, ${d}] × V ${v}`;
-    // Saves x, labels and stats [N + 1] — not the [N, V] logits.
-    assert.equal(run.savedBytes, (n * d + n + n + 1) * 4, `${what} saved bytes`);
-    assertClose(run.y, [ref.loss], { rtol: 1e-5, atol: 1e-5, what: `${what} loss` });
+    // Whole (logits returned) and in chunks of 3 rows (logits never materialised).
+    for (const options of [{}, { returnLogits: false, chunkRows: 3 }]) {
+      const run = await forwardBackward(device, (xt, wt, bt, yt) => {
+        const out = linearCrossEntropy(xt, wt, bt, yt, options);
+        assert.equal(out.logits?.requiresGrad ?? false, false, "logits carry no gradient");
+        assert.equal(out.logits === null, options.returnLogits === false);
+        out.logits?.dispose();
+        return out.loss;
+      }, [
+        { data: x, shape: [...lead, d] },
+        { data: w, shape: [v, d], category: "parameter" },
+        { data: b, shape: [v], category: "parameter" },
+        { data: labels, shape: lead },
+      ], { dyData: new Float32Array([g]) });
+      const at = `${what} ${JSON.stringify(options)}`;
+      // Saves x, labels and stats [N + 1] — not the [N, V] logits.
+      assert.equal(run.savedBytes, (n * d + n + n + 1) * 4, `${at} saved bytes`);
+      assertClose(run.y, [ref.loss], { rtol: 1e-5, atol: 1e-5, what: `${at} loss` });
+      assertClose(run.grads[0]!, ref.dx, { rtol: 1e-4, atol: 1e-6, what: `${at} dx` });
+      assertClose(run.grads[1]!, ref.dw, { rtol: 1e-4, atol: 1e-6, what: `${at} dW` });
+      assertClose(run.grads[2]!, ref.db, { rtol: 1e-4, atol: 1e-6, what: `${at} db` });
+      assert.equal(run.grads[3], null);
+    }
     const t = (data: Float32Array | Int32Array, shape: number[]) =>
       Tensor.from(device, data, shape, { dtype: data instanceof Int32Array ? "i32" : "f32" });
     const ins = [t(x, [...lead, d]), t(w, [v, d]), t(b, [v]), t(labels, lead)];
     const out = linearCrossEntropy(ins[0], ins[1], ins[2], ins[3]);
-    assertClose(await out.logits.toArray(), ref.logits, { rtol: 1e-5, atol: 1e-5, what });
-    for (const u of [...ins, out.logits, out.loss]) u.dispose();
-    assertClose(run.grads[0]!, ref.dx, { rtol: 1e-4, atol: 1e-6, what: `${what} dx` });
-    assertClose(run.grads[1]!, ref.dw, { rtol: 1e-4, atol: 1e-6, what: `${what} dW` });
-    assertClose(run.grads[2]!, ref.db, { rtol: 1e-4, atol: 1e-6, what: `${what} db` });
-    assert.equal(run.grads[3], null);
+    assertClose(await out.logits!.toArray(), ref.logits, { rtol: 1e-5, atol: 1e-5, what });
+    assert.deepEqual(out.logits!.shape, [...lead, v]);
+    for (const u of [...ins, out.logits!, out.loss]) u.dispose();
   }
 });
 
 Deno.test("linearCrossEntropy: finite differences; no bias; clear shape errors", async () => {
   const device = await testDevice();
   const labels = Tensor.from(device, new Int32Array([1, -100, 0, 5]), [2, 2], { dtype: "i32" });
-  const fused = (x: Tensor, w: Tensor, b: Tensor | null) => {
-    const out = linearCrossEntropy(x, w, b, labels);
-    out.logits.dispose();
-    return out.loss;
-  };
+  // Chunks of 3 rows: the 4 rows split 3 + 1.
+  const fused = (x: Tensor, w: Tensor, b: Tensor | null) =>
+    linearCrossEntropy(x, w, b, labels, { returnLogits: false, chunkRows: 3 }).loss;
   await gradcheck(device, (x, w, b) => fused(x, w, b), [
     { data: randomArray(2 * 2 * 5, 2, -1, 1), shape: [2, 2, 5] },
     { data: randomArray(6 * 5, 3, -1, 1), shape: [6, 5] },
@@ -128,6 +132,10 @@ Deno.test("linearCrossEntropy: finite differences; no bias; clear shape errors",
       /labels i32 \[4\] must be i32 with x's leading dims \(x \[2,2,5\]\)/,
     );
     assert.throws(() => linearCrossEntropy(x, w, null, x), /labels f32/);
+    assert.throws(
+      () => linearCrossEntropy(x, w, null, labels, { chunkRows: 0 }),
+      /chunkRows must be a positive integer, got 0/,
+    );
   });
   for (const t of [x, w, labels]) t.dispose();
 });

@@ -91,27 +91,53 @@ export function crossEntropyForward(
   ignore: number,
 ): { loss: Tensor; stats: Tensor } {
   const device = logits.device;
-  const cols = logits.shape[logits.ndim - 1];
   const rows = labels.numel;
-  const ign = ignore >>> 0;
-  const loss = Tensor.empty(device, []);
   const stats = Tensor.empty(device, [rows + 1]);
   const rowloss = Tensor.empty(device, [rows]);
-  if (rows > 0) {
-    K.ce_rows.launch(device, {
-      bindings: { logits, labels, stats, rowloss },
-      uniforms: { n: rows, cols, ignore: ign },
-      workgroups: grid1d(rows, 1),
-    });
-  }
-  // With N = 0 this writes count 0 and a NaN loss, like PyTorch's mean over an empty batch.
-  K.ce_mean.launch(device, {
-    bindings: { mlabels: labels, mrowloss: rowloss, mstats: stats, mout: loss },
-    uniforms: { n: rows, ignore: ign },
-    workgroups: [1],
-  });
+  crossEntropyRows(logits, labels, stats, rowloss, ignore);
+  const loss = crossEntropyMean(labels, rowloss, stats, ignore);
   rowloss.dispose();
   return { loss, stats };
+}
+
+/**
+ * @internal Per-row pass: stats[r] = logsumexp(logits[r]), rowloss[r] = its loss (0 when
+ * ignored) for the N = labels.numel rows of logits [N, C]; stats and rowloss hold ≥ N values.
+ */
+export function crossEntropyRows(
+  logits: Tensor,
+  labels: Tensor,
+  stats: Tensor,
+  rowloss: Tensor,
+  ignore: number,
+): void {
+  const rows = labels.numel;
+  if (rows === 0) return;
+  K.ce_rows.launch(logits.device, {
+    bindings: { logits, labels, stats, rowloss },
+    uniforms: { n: rows, cols: logits.shape[logits.ndim - 1], ignore: ignore >>> 0 },
+    workgroups: grid1d(rows, 1),
+  });
+}
+
+/**
+ * @internal The mean over the N = labels.numel row losses: returns the scalar loss and writes the
+ * count of non-ignored rows into stats[N]. With N = 0: count 0 and a NaN loss (PyTorch's mean
+ * over an empty batch).
+ */
+export function crossEntropyMean(
+  labels: Tensor,
+  rowloss: Tensor,
+  stats: Tensor,
+  ignore: number,
+): Tensor {
+  const loss = Tensor.empty(labels.device, []);
+  K.ce_mean.launch(labels.device, {
+    bindings: { mlabels: labels, mrowloss: rowloss, mstats: stats, mout: loss },
+    uniforms: { n: labels.numel, ignore: ignore >>> 0 },
+    workgroups: [1],
+  });
+  return loss;
 }
 
 /**

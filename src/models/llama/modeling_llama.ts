@@ -5,6 +5,7 @@ import { concat, slice } from "../../ops/shape.ts";
 import { crossEntropy } from "../../ops/loss.ts";
 import { linearCrossEntropy } from "../../ops/linear_cross_entropy.ts";
 import { checkpoint } from "../../autograd/checkpoint.ts";
+import { isGradEnabled } from "../../autograd/grad_mode.ts";
 import type { Module } from "../../nn/module.ts";
 import { Embedding } from "../../nn/embedding.ts";
 import { Linear } from "../../nn/linear.ts";
@@ -199,12 +200,14 @@ export class LlamaForCausalLM extends LlamaPreTrainedModel {
   /** [vocab_size, hidden_size]; its weight is `model.embed_tokens.weight` when tied. */
   lm_head: Linear;
   /**
-   * With labels, compute the loss by `linearCrossEntropy` (lm_head fused with the loss; backward
-   * recomputes the logits from the final hidden state instead of keeping them: at LLaMA 60M ×
-   * 256 tokens 31 MiB fewer saved bytes, for one more lm_head product in backward). Same loss and
-   * gradients; `logits` are still returned but carry no gradient. Only while `lm_head` is a plain
-   * `Linear` (a LoRA- or VeLoRA-wrapped head takes the usual path). Default false; the `lean`
-   * setting turns it on.
+   * With labels, compute the loss by `linearCrossEntropy`: lm_head fused with the loss, its
+   * backward recomputing the logits from the final hidden state chunk by chunk instead of keeping
+   * them (LLaMA 60M × 256 tokens: 31 MiB fewer saved bytes, for one more lm_head product in
+   * backward). Same loss and gradients. In training with grad the logits are never materialised
+   * (as Liger-Kernel's fused loss): `logits` is then an empty [batch, 0, vocab_size] tensor; in
+   * eval or under `noGrad` they are returned in full (without gradient). Only while `lm_head` is
+   * a plain `Linear` (a LoRA- or VeLoRA-wrapped head takes the usual path). Default false; the
+   * `lean` setting turns it on.
    */
   fusedLinearCrossEntropy = false;
 
@@ -245,10 +248,13 @@ export class LlamaForCausalLM extends LlamaPreTrainedModel {
     ) {
       const hidden = this.model.call(inputs);
       const shifted = shiftLabels(labels);
-      const out = linearCrossEntropy(hidden, head.weight, head.bias, shifted);
+      const returnLogits = !(this.training && isGradEnabled());
+      const out = linearCrossEntropy(hidden, head.weight, head.bias, shifted, { returnLogits });
       shifted.dispose();
       hidden.dispose();
-      return out;
+      const logits = out.logits ??
+        Tensor.empty(labels.device, [labels.shape[0], 0, this.config.vocab_size]);
+      return { logits, loss: out.loss };
     }
     const logits = this.lm_head.call(this.model.call(inputs));
     if (!labels) return { logits, loss: null };
