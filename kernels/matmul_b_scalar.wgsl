@@ -1,9 +1,9 @@
-// B operand of matmul.wgsl read element by element (any shape, stride and alignment): binding 2
-// and prepB / loadB (contract in matmul.wgsl). About half the speed of matmul_b_vec4.wgsl.
+// B operand of matmul.wgsl read element by element (any shape, stride and alignment): prepB /
+// loadB (contract in matmul.wgsl). About half the speed of matmul_b_vec4.wgsl. Binding 2 and
+// ldB(i) (element i of B as f32) come from the storage part src/ops/matmul_kernel.ts appends
+// (f32, packed f16 or native f16).
 
 override TRANS_B: bool = false;
-
-@group(0) @binding(2) var<storage, read> B: array<f32>;
 
 fn prepB(o: u32, c: u32) -> vec4u {
   let cols = min(vec4u(c) + vec4u(0u, 1u, 2u, 3u), vec4u(P.N - 1u));
@@ -20,9 +20,9 @@ fn loadB(pb: vec4u, k: u32) -> mat4x4f {
   let z = vec4f();
   let ok = ks < vec4u(P.K);
   return mat4x4f(
-    select(z, vec4f(B[pb.x + ko.x], B[pb.x + ko.y], B[pb.x + ko.z], B[pb.x + ko.w]), ok),
-    select(z, vec4f(B[pb.y + ko.x], B[pb.y + ko.y], B[pb.y + ko.z], B[pb.y + ko.w]), ok),
-    select(z, vec4f(B[pb.z + ko.x], B[pb.z + ko.y], B[pb.z + ko.z], B[pb.z + ko.w]), ok),
-    select(z, vec4f(B[pb.w + ko.x], B[pb.w + ko.y], B[pb.w + ko.z], B[pb.w + ko.w]), ok),
+    select(z, vec4f(ldB(pb.x + ko.x), ldB(pb.x + ko.y), ldB(pb.x + ko.z), ldB(pb.x + ko.w)), ok),
+    select(z, vec4f(ldB(pb.y + ko.x), ldB(pb.y + ko.y), ldB(pb.y + ko.z), ldB(pb.y + ko.w)), ok),
+    select(z, vec4f(ldB(pb.z + ko.x), ldB(pb.z + ko.y), ldB(pb.z + ko.z), ldB(pb.z + ko.w)), ok),
+    select(z, vec4f(ldB(pb.w + ko.x), ldB(pb.w + ko.y), ldB(pb.w + ko.z), ldB(pb.w + ko.w)), ok),
   );
 }

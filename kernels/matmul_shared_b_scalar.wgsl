@@ -1,10 +1,9 @@
 // B operand of the shared-memory matmul staged element by element (any shape, stride and
-// alignment): binding 2 and stageB (contract in matmul_shared.wgsl). Each invocation loads four
-// elements; consecutive invocations read consecutive addresses.
+// alignment): stageB (contract in matmul_shared.wgsl). Each invocation loads four elements;
+// consecutive invocations read consecutive addresses. Binding 2 and ldB(i) come from the storage
+// part src/ops/matmul_kernel.ts appends (f32, packed f16 or native f16).
 
 override TRANS_B: bool = false;
-
-@group(0) @binding(2) var<storage, read> B: array<f32>;
 
 fn stageB(ob: u32, n0: u32, k0: u32, li: u32) {
   for (var q = 0u; q < 4u; q++) {
@@ -21,6 +20,6 @@ fn stageB(ob: u32, n0: u32, k0: u32, li: u32) {
     let n = min(n0 + c, P.N - 1u);
     let k = min(k0 + kk, P.K - 1u);
     let idx = select(ob + k * P.N + n, ob + n * P.K + k, TRANS_B);
-    Bs[kk * 16u + c / 4u][c % 4u] = select(0.0, B[idx], n0 + c < P.N && k0 + kk < P.K);
+    Bs[kk * 16u + c / 4u][c % 4u] = select(0.0, ldB(idx), n0 + c < P.N && k0 + kk < P.K);
   }
 }

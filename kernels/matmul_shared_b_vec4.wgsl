@@ -1,11 +1,10 @@
 // B operand of the shared-memory matmul staged as vec4 loads: binding 2 and stageB (contract in
 // matmul_shared.wgsl). Requires the contiguous dimension to be a multiple of 4 — N when B is
 // [K, N], K when TRANS_B ([N, K]) — and strideB % 4 == 0, so every vec4 is aligned and lies
-// wholly inside or outside B's rows.
+// wholly inside or outside B's rows. Binding 2 and ldB4(i) (the i-th group of 4 elements as
+// vec4f) come from the storage part src/ops/matmul_kernel.ts appends.
 
 override TRANS_B: bool = false;
-
-@group(0) @binding(2) var<storage, read> B: array<vec4f>;
 
 fn stageB(ob: u32, n0: u32, k0: u32, li: u32) {
   if (TRANS_B) {
@@ -14,7 +13,7 @@ fn stageB(ob: u32, n0: u32, k0: u32, li: u32) {
     let kv = 4u * (li % 4u);
     let n = n0 + c;
     let ok = n < P.N && k0 + kv < P.K;
-    let v = select(vec4f(), B[(ob + min(n, P.N - 1u) * P.K + min(k0 + kv, P.K - 4u)) / 4u], ok);
+    let v = select(vec4f(), ldB4((ob + min(n, P.N - 1u) * P.K + min(k0 + kv, P.K - 4u)) / 4u), ok);
     let slot = c / 4u;
     let lane = c % 4u;
     Bs[kv * 16u + slot][lane] = v.x;
@@ -26,7 +25,7 @@ fn stageB(ob: u32, n0: u32, k0: u32, li: u32) {
     let k = k0 + li / 16u;
     let n = n0 + 4u * (li % 16u);
     let ok = k < P.K && n < P.N;
-    let v = B[(ob + min(k, P.K - 1u) * P.N + min(n, P.N - 4u)) / 4u];
+    let v = ldB4((ob + min(k, P.K - 1u) * P.N + min(n, P.N - 4u)) / 4u);
     Bs[li] = select(vec4f(), v, ok);
   }
 }

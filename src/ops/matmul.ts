@@ -44,7 +44,10 @@ function dims(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Dims {
   return { batch: batchA.reduce((x, y) => x * y, 1), m, n, k, broadcastB };
 }
 
-/** @internal Queues C = alpha·op(A)·op(B) (+ bias) into `out` (no autograd). */
+/**
+ * @internal Queues C = alpha·op(A)·op(B) (+ bias) into `out` (no autograd). `b` may be a
+ * packed-f16 tensor (read as halves, no f32 copy); `a` and `out` are f32.
+ */
 export function matmulInto(
   out: Tensor,
   a: Tensor,
@@ -52,9 +55,16 @@ export function matmulInto(
   d: { batch: number; m: number; n: number; k: number; broadcastB?: boolean },
   opts: MatmulOptions & { bias?: Tensor; accumulate?: boolean; epilogue?: "none" | "gelu" } = {},
 ): Tensor {
+  if (a.dtype !== "f32" || out.dtype !== "f32" || b.dtype === "i32") {
+    throw new Error(
+      `matmul: a and out must be f32 and b f32 or f16, got a ${a.dtype} [${a.shape}], ` +
+        `b ${b.dtype} [${b.shape}], out ${out.dtype} [${out.shape}]`,
+    );
+  }
   launchMatmul(out.device, {
     a,
     b,
+    bType: b.dtype === "f16" ? "f16" : "f32",
     c: out,
     bias: opts.bias,
     batch: d.batch,

@@ -33,8 +33,18 @@ import { type Bindable, defineKernel, type Kernel } from "../runtime/kernel.ts";
 export interface MatmulArgs {
   /** A: [batch, M, K] row-major, or [batch, K, M] when `transA`. */
   a: Bindable;
-  /** B: [batch, K, N] row-major, or [batch, N, K] when `transB`. */
+  /**
+   * B: [batch, K, N] row-major, or [batch, N, K] when `transB`; f32, or packed f16 with
+   * `bType: "f16"`.
+   */
   b: Bindable;
+  /**
+   * B's element type (default "f32"): "f16" reads packed halves (a `Tensor` of dtype "f16": two
+   * IEEE halves per u32 word, element 2i in the low bits), natively with `shader-f16` when the
+   * device has it, with `unpack2x16float` otherwise; products and sums stay f32. Strides and sizes
+   * stay in elements. Saves the f32 copy of a packed operand (VeLoRA's z).
+   */
+  bType?: "f32" | "f16";
   /** C: [batch, M, N] row-major, written (or added to, with `accumulate`). Must not alias A, B or bias. */
   c: Bindable;
   /** Optional bias [N], added to every row of every batch (after alpha, before the epilogue). */
@@ -109,70 +119,96 @@ type MatmulKernel = Kernel<
   "TRANS_A" | "TRANS_B" | "HAS_BIAS" | "GELU" | "ACCUMULATE"
 >;
 
-/** One shader module per (tile, vec4 loads of A, of B, of C): 24 kernels, declared once. */
-function variant(tile: MatmulTile, vecA: boolean, vecB: boolean, vecC: boolean): MatmulKernel {
-  return defineKernel({
-    name: `matmul_${tile}_${vecA ? "a4" : "a1"}${vecB ? "b4" : "b1"}${vecC ? "c4" : "c1"}.wgsl`,
-    code: common + (vecA ? aVec4 : aScalar) + (vecB ? bVec4 : bScalar) +
-      (vecC ? cVec4 : cScalar) + TILES[tile].code,
-    bindings: ["A", "B", "C", "bias"],
-    uniforms: [
-      "M",
-      "N",
-      "K",
-      "batch",
-      "strideA",
-      "strideB",
-      "strideC",
-      "alpha",
-      "tilesM",
-      "tilesN",
-      "gridX",
-    ],
-    constants: ["TRANS_A", "TRANS_B", "HAS_BIAS", "GELU", "ACCUMULATE"],
-  });
-}
+/**
+ * How B is stored and read: "f32"; "f16" packed halves read as u32 words with
+ * `unpack2x16float` (any adapter); "f16native" the same bytes read as `array<f16>` /
+ * `array<vec4<f16>>` (devices with `shader-f16`). Two halves per u32 word, element 2i in the low
+ * 16 bits: the layout of `pack2x16float` and of a little-endian `array<f16>` alike.
+ */
+type BStorage = "f32" | "f16" | "f16native";
 
-/** Shared-memory family: one module per (vec4 loads of A, of B, of C), 8 kernels. */
-function sharedVariant(vecA: boolean, vecB: boolean, vecC: boolean): MatmulKernel {
-  return defineKernel({
-    name: `matmul_shared_${vecA ? "a4" : "a1"}${vecB ? "b4" : "b1"}${vecC ? "c4" : "c1"}.wgsl`,
-    code: common + (vecA ? sharedAVec4 : sharedAScalar) + (vecB ? sharedBVec4 : sharedBScalar) +
-      (vecC ? cVec4 : cScalar) + shared,
-    bindings: ["A", "B", "C", "bias"],
-    uniforms: [
-      "M",
-      "N",
-      "K",
-      "batch",
-      "strideA",
-      "strideB",
-      "strideC",
-      "alpha",
-      "tilesM",
-      "tilesN",
-      "gridX",
+// The storage part of the B operand: binding 2 and its accessors, ldB(i) (element i as f32) and
+// ldB4(i) (elements 4i..4i+3 as vec4f, for the vec4 loaders). Kept here rather than as six
+// two-line .wgsl files: each is only the binding's type and the conversion to f32.
+const B_STORAGE: Readonly<Record<BStorage, readonly [scalar: string, vec4: string]>> = Object
+  .freeze({
+    f32: [
+      "@group(0) @binding(2) var<storage, read> B: array<f32>;\n" +
+      "fn ldB(i: u32) -> f32 { return B[i]; }\n",
+      "@group(0) @binding(2) var<storage, read> B: array<vec4f>;\n" +
+      "fn ldB4(i: u32) -> vec4f { return B[i]; }\n",
     ],
-    constants: ["TRANS_A", "TRANS_B", "HAS_BIAS", "GELU", "ACCUMULATE"],
+    f16: [
+      "@group(0) @binding(2) var<storage, read> B: array<u32>;\n" +
+      "fn ldB(i: u32) -> f32 { let w = unpack2x16float(B[i >> 1u]); " +
+      "return select(w.x, w.y, (i & 1u) == 1u); }\n",
+      "@group(0) @binding(2) var<storage, read> B: array<vec2u>;\n" +
+      "fn ldB4(i: u32) -> vec4f { let w = B[i]; " +
+      "return vec4f(unpack2x16float(w.x), unpack2x16float(w.y)); }\n",
+    ],
+    f16native: [
+      "@group(0) @binding(2) var<storage, read> B: array<f16>;\n" +
+      "fn ldB(i: u32) -> f32 { return f32(B[i]); }\n",
+      "@group(0) @binding(2) var<storage, read> B: array<vec4<f16>>;\n" +
+      "fn ldB4(i: u32) -> vec4f { return vec4f(B[i]); }\n",
+    ],
+  });
+
+const UNIFORMS = [
+  "M",
+  "N",
+  "K",
+  "batch",
+  "strideA",
+  "strideB",
+  "strideC",
+  "alpha",
+  "tilesM",
+  "tilesN",
+  "gridX",
+] as const;
+const CONSTANTS = ["TRANS_A", "TRANS_B", "HAS_BIAS", "GELU", "ACCUMULATE"] as const;
+
+/** The shader module of one variant: `tile` of the register family, or "shared". */
+function variant(
+  tile: MatmulTile | "shared",
+  vecA: boolean,
+  vecB: boolean,
+  b: BStorage,
+  vecC: boolean,
+): MatmulKernel {
+  const loaders = tile === "shared"
+    ? (vecA ? sharedAVec4 : sharedAScalar) + (vecB ? sharedBVec4 : sharedBScalar)
+    : (vecA ? aVec4 : aScalar) + (vecB ? bVec4 : bScalar);
+  const tag = `${vecA ? "a4" : "a1"}${vecB ? "b4" : "b1"}${b === "f32" ? "" : `_${b}`}` +
+    (vecC ? "c4" : "c1");
+  return defineKernel({
+    name: `matmul_${tile}_${tag}.wgsl`,
+    // `enable` must precede every declaration.
+    code: (b === "f16native" ? "enable f16;\n" : "") + common + loaders +
+      B_STORAGE[b][vecB ? 1 : 0] + (vecC ? cVec4 : cScalar) +
+      (tile === "shared" ? shared : TILES[tile].code),
+    bindings: ["A", "B", "C", "bias"],
+    uniforms: UNIFORMS,
+    constants: CONSTANTS,
   });
 }
 
 /** Output tile of a shared-family workgroup (16×16 invocations × 4×4 outputs each). */
 const SHARED_TILE = 64;
 
-const SHARED_VARIANTS: Readonly<Record<string, MatmulKernel>> = Object.freeze(Object.fromEntries(
-  [0, 1, 2, 3, 4, 5, 6, 7].map((bits) => {
-    const [a, b, c] = [(bits & 4) > 0, (bits & 2) > 0, (bits & 1) > 0];
-    return [`${+a}${+b}${+c}`, sharedVariant(a, b, c)];
-  }),
-));
-
+/**
+ * Every variant, declared once: (3 register tiles + shared) × vec4 loads of A × of B × B storage
+ * (3) × vec4 stores of C, keyed `${tile}:${vecA}${vecB}${storage}${vecC}`.
+ */
 const VARIANTS: Readonly<Record<string, MatmulKernel>> = Object.freeze(Object.fromEntries(
-  (Object.keys(TILES) as MatmulTile[]).flatMap((tile) =>
-    [0, 1, 2, 3, 4, 5, 6, 7].map((bits) => {
-      const [a, b, c] = [(bits & 4) > 0, (bits & 2) > 0, (bits & 1) > 0];
-      return [`${tile}:${+a}${+b}${+c}`, variant(tile, a, b, c)];
-    })
+  ([...Object.keys(TILES), "shared"] as (MatmulTile | "shared")[]).flatMap((tile) =>
+    (["f32", "f16", "f16native"] as BStorage[]).flatMap((b) =>
+      [0, 1, 2, 3, 4, 5, 6, 7].map((bits) => {
+        const [va, vb, vc] = [(bits & 4) > 0, (bits & 2) > 0, (bits & 1) > 0];
+        return [`${tile}:${+va}${+vb}${b}${+vc}`, variant(tile, va, vb, b, vc)];
+      })
+    )
   ),
 ));
 
@@ -258,18 +294,23 @@ export function launchMatmul(device: Device, args: MatmulArgs, tile?: MatmulTile
   if (c === a || c === b || c === bias) {
     throw new Error("launchMatmul: c must not alias a, b or bias");
   }
-  const need = (what: string, buf: GPUBuffer, elements: number) => {
-    if (elements > 0x7fffffff || buf.size < elements * 4) {
+  const bType = args.bType ?? "f32";
+  if (bType !== "f32" && bType !== "f16") {
+    throw new Error(`launchMatmul: bType must be "f32" or "f16", got ${JSON.stringify(bType)}`);
+  }
+  const need = (what: string, buf: GPUBuffer, elements: number, half = false) => {
+    const bytes = half ? Math.ceil(elements / 2) * 4 : elements * 4;
+    if (elements > 0x7fffffff || buf.size < bytes) {
       throw new Error(
-        `launchMatmul: ${what} needs ${elements} f32 (${
-          elements * 4
-        } bytes), buffer has ${buf.size} bytes`,
+        `launchMatmul: ${what} needs ${elements} ${
+          half ? "f16" : "f32"
+        } (${bytes} bytes), buffer has ${buf.size} bytes`,
       );
     }
   };
   if (k > 0) {
     need("a", a, (batch - 1) * strideA + m * k);
-    need("b", b, (batch - 1) * strideB + k * n);
+    need("b", b, (batch - 1) * strideB + k * n, bType === "f16");
   }
   need("c", c, (batch - 1) * strideC + m * n);
   if (bias) need("bias", bias, n);
@@ -286,8 +327,6 @@ export function launchMatmul(device: Device, args: MatmulArgs, tile?: MatmulTile
   if (family === "shared" && tile !== undefined) {
     throw new Error(`launchMatmul: register tile ${tile} given with the "shared" family`);
   }
-  const variants = family === "shared" ? SHARED_VARIANTS : VARIANTS;
-  const key = family === "shared" ? `${+vecA}${+vecB}${+vecC}` : "";
   const name = tile ?? chooseMatmulTile(batch, m, n, k);
   const t = TILES[name];
   const tilesM = Math.ceil(m / (family === "shared" ? SHARED_TILE : t.tm));
@@ -297,7 +336,10 @@ export function launchMatmul(device: Device, args: MatmulArgs, tile?: MatmulTile
   const gridY = Math.ceil(total / gridX);
   if (gridY > MAX_GRID) throw new Error(`launchMatmul: ${total} workgroups exceed the grid limit`);
 
-  variants[key || `${name}:${+vecA}${+vecB}${+vecC}`].launch(device, {
+  const storage: BStorage = bType === "f32" ? "f32" : device.shaderF16 ? "f16native" : "f16";
+  const kernel =
+    VARIANTS[`${family === "shared" ? "shared" : name}:${+vecA}${+vecB}${storage}${+vecC}`];
+  kernel.launch(device, {
     // With K = 0 nothing is read from A or B, which may then be empty (unbindable) buffers.
     bindings: { A: k > 0 ? a : null, B: k > 0 ? b : null, C: c, bias },
     uniforms: {

@@ -31,6 +31,12 @@ export interface DeviceOptions {
    * it. Default: "register" on a software adapter (`isFallbackAdapter`), "shared" otherwise.
    */
   matmulFamily?: MatmulFamily;
+  /**
+   * Request the `shader-f16` feature when the adapter offers it (default true). False forces the
+   * kernels' f32-arithmetic fallbacks that read packed halves with `unpack2x16float` (the same
+   * bytes), e.g. to test them on an adapter that has the feature.
+   */
+  shaderF16?: boolean;
   /** Dispatches recorded before an automatic submit (bounds encoder memory). Default 2048. */
   maxDispatchesPerSubmit?: number;
 }
@@ -75,6 +81,12 @@ export class Device {
    * ("register" for software adapters, "shared" for hardware GPUs).
    */
   readonly matmulFamily: MatmulFamily;
+  /**
+   * Whether the device was created with the `shader-f16` feature (the adapter offers it and
+   * `DeviceOptions.shaderF16` is not false): kernels may then declare `enable f16;` and read
+   * packed-f16 tensors as `array<f16>` / `array<vec4<f16>>` (same bytes as the packed u32 words).
+   */
+  readonly shaderF16: boolean;
   /** @internal */
   readonly pool: BufferPool;
 
@@ -104,6 +116,7 @@ export class Device {
     this.adapterInfo = info;
     this.limits = gpu.limits;
     this.matmulFamily = options.matmulFamily ?? (info.isFallbackAdapter ? "register" : "shared");
+    this.shaderF16 = gpu.features.has("shader-f16");
     this.pool = new BufferPool(gpu, this.memory);
     this.#maxDispatches = options.maxDispatchesPerSubmit ?? 2048;
     gpu.addEventListener("uncapturederror", (e) => {
@@ -146,7 +159,9 @@ export class Device {
       const value = adapter.limits[name];
       if (typeof value === "number") requiredLimits[name] = value;
     }
-    const device = await adapter.requestDevice({ requiredLimits });
+    const requiredFeatures: GPUFeatureName[] =
+      options.shaderF16 !== false && adapter.features.has("shader-f16") ? ["shader-f16"] : [];
+    const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
     const raw = adapter.info;
     const info: AdapterInfo = {
       vendor: raw.vendor,
@@ -162,7 +177,9 @@ export class Device {
   describe(): string {
     const { description, vendor, architecture, isFallbackAdapter } = this.adapterInfo;
     const name = description || [vendor, architecture].filter(Boolean).join(" ") || "unknown";
-    return `${name}${isFallbackAdapter ? " (software)" : ""}`;
+    return `${name}${isFallbackAdapter ? " (software)" : ""}${
+      this.shaderF16 ? ", shader-f16" : ""
+    }`;
   }
 
   /**

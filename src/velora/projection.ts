@@ -33,7 +33,6 @@ const PROJECT = defineKernel({
   uniforms: SHAPE,
 });
 const GRAD = defineKernels("velora/grad.wgsl", gradSrc, {
-  unpack_z: { bindings: ["zpacked", "zf"], uniforms: SHAPE },
   expand: { bindings: ["pmat", "v", "dw"], uniforms: [...SHAPE, "outf", "scale"] },
 });
 
@@ -107,8 +106,9 @@ export function project(x: Tensor, s: SubTokenShape, v: Tensor): Tensor {
 
 /**
  * Factored weight gradient dW = scale · (dYᵀ Z) ⊗ v → [out, D], from dY [T, out], z [T, G] (f16).
- * P = dYᵀZ [out, G] runs on the tuned matmul (T·out·G multiply-adds instead of T·out·D for
- * dYᵀ·x̂); the expansion by v is one contiguous pass over dW.
+ * P = dYᵀZ [out, G] runs on the tuned matmul reading z's packed halves directly (natively with
+ * `shader-f16`), T·out·G multiply-adds instead of T·out·D for dYᵀ·x̂; the expansion by v is one
+ * contiguous pass over dW.
  */
 export function weightGrad(
   dy: Tensor,
@@ -120,15 +120,8 @@ export function weightGrad(
 ): Tensor {
   const device: Device = dy.device;
   const tokens = dy.numel / outFeatures;
-  const zf = Tensor.empty(device, [tokens, s.groups]);
-  GRAD.unpack_z.launch(device, {
-    bindings: { zpacked: z, zf },
-    uniforms: shape(s, tokens),
-    workgroups: grid1d(Math.ceil((tokens * s.groups) / 2)),
-  });
   const pmat = Tensor.empty(device, [outFeatures, s.groups]);
-  matmulInto(pmat, dy, zf, { batch: 1, m: outFeatures, n: s.groups, k: tokens }, { transA: true });
-  zf.dispose();
+  matmulInto(pmat, dy, z, { batch: 1, m: outFeatures, n: s.groups, k: tokens }, { transA: true });
   const dw = Tensor.empty(device, [outFeatures, s.dim]);
   GRAD.expand.launch(device, {
     bindings: { pmat, v, dw },

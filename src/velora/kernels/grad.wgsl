@@ -1,30 +1,14 @@
 // Factored VeLoRA weight gradient (never materialises x̂ = z ⊗ v):
 //   P[o, g] = Σ_t dY[t, o] · z[t, g]            ([out × G]: T·out·G multiply-adds, run by the
-//                                               tuned matmul on an f32 copy of z)
+//                                               tuned matmul reading z's packed halves directly)
 //   dW[o, g·M + m] = scale · P[o, g] · v[m]      (for g·M + m < D)
-// This file holds the two cheap passes around that matmul: unpacking z, and the expansion, one
-// invocation per four consecutive dW elements so that stores are contiguous.
-
-
-// unpack_z: packed f16 z [T·G / 2 words] → f32 [T, G]
-@group(0) @binding(1) var<storage, read> zpacked: array<u32>;
-@group(0) @binding(2) var<storage, read_write> zf: array<f32>;
+// This file holds the expansion, one invocation per four consecutive dW elements so that stores
+// are contiguous.
 
 // expand: P [out, G], v [M] → dW [out, D]
 @group(0) @binding(1) var<storage, read> pmat: array<f32>;
 @group(0) @binding(2) var<storage, read> v: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dw: array<f32>;
-
-@compute @workgroup_size(256)
-fn unpack_z(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
-            @builtin(num_workgroups) nwg: vec3u) {
-  let w = grid_index(wid, lid, nwg, 256u);
-  let n = p.tokens * p.groups;
-  if (2u * w >= n) { return; }
-  let pair = unpack2x16float(zpacked[w]);
-  zf[2u * w] = pair.x;
-  if (2u * w + 1u < n) { zf[2u * w + 1u] = pair.y; }
-}
 
 @compute @workgroup_size(256)
 fn expand(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
