@@ -4,11 +4,12 @@
  * exact and independent of machine load, so it needs no timing.
  *
  *   deno run -A bench/activations.ts [--model base|small|llama-60m] [--batch 2] [--seq 128]
- *     [--modes full,velora-vd,velora-all,checkpointing,lean]
+ *     [--modes full,velora-vd,velora-all,checkpointing,lean] [--list]
  *
  * Defaults: batch 2 × seq 128 for BERT, batch 1 × seq 256 for llama-60m.
  *
- * Prints one line per mode: MiB and the ratio to `full` (the first mode given is the baseline).
+ * Prints one line per mode: MiB and the ratio to `full` (the first mode given is the baseline);
+ * with `--list`, also what was saved, grouped by op and save index (count, KiB each, f16 or not).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -24,6 +25,7 @@ import {
   randomBatch,
   uploadBatch,
 } from "./lib/step.ts";
+import { savedGroups } from "./lib/saved.ts";
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     batch: { type: "string" },
     seq: { type: "string" },
     modes: { type: "string", default: "full,velora-all,lean" },
+    list: { type: "boolean", default: false },
   },
 });
 const SHAPES = { base: BERT_BASE, small: BERT_SMALL, "llama-60m": LLAMA_60M };
@@ -55,6 +58,7 @@ for (const mode of modes) {
     : batch;
   const loss = tidy(() => model.forward(inputs).loss!.keep());
   const bytes = device.memory.byCategory.activation;
+  const groups = values.list ? savedGroups(loss) : [];
   base ||= bytes;
   loss.dispose();
   await device.sync();
@@ -64,6 +68,13 @@ for (const mode of modes) {
       (bytes / base).toFixed(3)
     }× of ${modes[0]}`,
   );
+  for (const g of groups) {
+    console.log(
+      `  ${(g.bytes / 2 ** 20).toFixed(3).padStart(8)} MiB  ${String(g.count).padStart(3)} × ${
+        (g.bytes / g.count / 1024).toFixed(1).padStart(7)
+      } KiB  ${g.op}${g.half ? " (f16)" : ""}`,
+    );
+  }
 }
 disposeGpuBatch(batch);
 device.destroy();

@@ -24,27 +24,31 @@ fn table_row(token: u32) -> u32 {
   return u32(clamp(pos[token], 0, i32(p.npos) - 1)) * p.dim;
 }
 
+// Feature d of the src row at `base` (token `token`) rotated: x·cos + r·sin with r the
+// rotate-half partner, −x[d + D/2] for d < D/2 and x[d − D/2] above (sign −1, forward), or the
+// transpose's +x[d + D/2] / −x[d − D/2] (sign +1, backward).
+fn rotate(token: u32, base: u32, d: u32, sign: f32) -> f32 {
+  let half = p.dim / 2u;
+  let t = table_row(token);
+  let k = d % half;
+  var rot: f32;
+  if (d < half) { rot = sign * src[base + d + half]; } else { rot = -sign * src[base + d - half]; }
+  return src[base + d] * table[t + k] + rot * table[t + half + k];
+}
+
 // dst index = ((b·H + h)·S + s)·D + d, reading src ((b·S + s)·H + h)·D + d.
 @compute @workgroup_size(256)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
            @builtin(num_workgroups) nwg: vec3u) {
   let i = grid_index(wid, lid, nwg, 256u);
   if (i >= p.n) { return; }
-  let half = p.dim / 2u;
   let d = i % p.dim;
   let s = (i / p.dim) % p.seq;
   let bh = i / (p.dim * p.seq);
   let h = bh % p.heads;
   let b = bh / p.heads;
   let token = b * p.seq + s;
-  let base = (token * p.heads + h) * p.dim;
-  let t = table_row(token);
-  let k = d % half;
-  let c = table[t + k];
-  let sn = table[t + half + k];
-  var rot: f32;
-  if (d < half) { rot = -src[base + d + half]; } else { rot = src[base + d - half]; }
-  dst[i] = src[base + d] * c + rot * sn;
+  dst[i] = rotate(token, (token * p.heads + h) * p.dim, d, -1.0);
 }
 
 // dst index = ((b·S + s)·H + h)·D + d, reading src ((b·H + h)·S + s)·D + d.
@@ -53,18 +57,10 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid
             @builtin(num_workgroups) nwg: vec3u) {
   let i = grid_index(wid, lid, nwg, 256u);
   if (i >= p.n) { return; }
-  let half = p.dim / 2u;
   let d = i % p.dim;
   let h = (i / p.dim) % p.heads;
   let token = i / (p.dim * p.heads);
   let s = token % p.seq;
   let b = token / p.seq;
-  let base = ((b * p.heads + h) * p.seq + s) * p.dim;
-  let t = table_row(token);
-  let k = d % half;
-  let c = table[t + k];
-  let sn = table[t + half + k];
-  var rot: f32;
-  if (d < half) { rot = src[base + d + half]; } else { rot = -src[base + d - half]; }
-  dst[i] = src[base + d] * c + rot * sn;
+  dst[i] = rotate(token, ((b * p.heads + h) * p.seq + s) * p.dim, d, 1.0);
 }

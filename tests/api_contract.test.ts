@@ -48,6 +48,7 @@ import {
 } from "../mod.ts";
 import { testDevice } from "./helpers/gpu.ts";
 import { trainByteLevelBPE } from "../src/data/bpe_train.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}/`, import.meta.url));
 const SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
@@ -113,8 +114,7 @@ Deno.test("API.md runtime, tensors, autograd and modules", async () => {
 
 Deno.test("API.md Hugging Face models, VeLoRA and LoRA on a saved BERT", async () => {
   const device = await testDevice();
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     // A folder written by save_pretrained (config.json + model.safetensors) loads again.
     const fromFixture = await BertForSequenceClassification.from_pretrained(fixture("bert_tiny"), {
       device,
@@ -301,15 +301,12 @@ Deno.test("API.md Hugging Face models, VeLoRA and LoRA on a saved BERT", async (
     assert.equal(typeof metrics.eval_loss, "number");
     assert.equal(typeof metrics.eval_accuracy, "number");
     trained.dispose();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("API.md causal LMs: AutoModelForCausalLM, generate → number[][], text-generation", async () => {
   const device = await testDevice();
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const config = new LlamaConfig({
       vocab_size: 280,
       hidden_size: 16,
@@ -360,7 +357,5 @@ Deno.test("API.md causal LMs: AutoModelForCausalLM, generate → number[][], tex
     assert.equal(text.length, 1);
     assert.ok((text[0] as { generated_text: string }).generated_text.startsWith("the cat"));
     generator.dispose();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -12,45 +12,7 @@ import {
 import { BertForSequenceClassification } from "../src/models/bert/modeling_bert.ts";
 import { assertClose, randomArray, testDevice } from "./helpers/gpu.ts";
 import { dir, loadInputs } from "./helpers/bert.ts";
-
-/**
- * f64 reference (HF eager_attention_forward with repeat_kv): q [b, h, sq, d], k/v [b, kvh, sk, d],
- * keep [b, sk] 0/1, causal with the KV-cache offset → [b, sq, h, d].
- */
-function reference(
-  q: Float32Array,
-  k: Float32Array,
-  v: Float32Array,
-  keep: Int32Array,
-  [b, h, kvh, sq, sk, d]: number[],
-  causal: boolean,
-): Float64Array {
-  const out = new Float64Array(b * sq * h * d);
-  for (let i = 0; i < b; i++) {
-    for (let hh = 0; hh < h; hh++) {
-      const g = Math.floor(hh / (h / kvh));
-      for (let s = 0; s < sq; s++) {
-        const scores = Array.from({ length: sk }, (_, t) => {
-          let dot = 0;
-          for (let l = 0; l < d; l++) {
-            dot += q[((i * h + hh) * sq + s) * d + l] * k[((i * kvh + g) * sk + t) * d + l];
-          }
-          const masked = !keep[i * sk + t] || (causal && t > s + sk - sq);
-          return masked ? -Infinity : dot / Math.sqrt(d);
-        });
-        const max = Math.max(...scores);
-        const e = scores.map((x) => Math.exp(x - max));
-        const z = e.reduce((a, c) => a + c, 0);
-        for (let l = 0; l < d; l++) {
-          let acc = 0;
-          for (let t = 0; t < sk; t++) acc += (e[t] / z) * v[((i * kvh + g) * sk + t) * d + l];
-          out[((i * sq + s) * h + hh) * d + l] = acc;
-        }
-      }
-    }
-  }
-  return out;
-}
+import { attentionReference } from "./helpers/attention_reference.ts";
 
 Deno.test("eager seam: GQA, padding and causal masks (with a KV-cache offset) vs an f64 reference", async () => {
   const device = await testDevice();
@@ -77,7 +39,7 @@ Deno.test("eager seam: GQA, padding and causal masks (with a KV-cache offset) vs
         )
       );
       assert.deepEqual(got.shape, [b, sq, h, d]);
-      assertClose(await got.toArray(), reference(qd, kd, vd, keep, dims, causal), {
+      assertClose(await got.toArray(), attentionReference(qd, kd, vd, keep, dims, { causal }), {
         rtol: 1e-4,
         atol: 1e-5,
         what: `causal ${causal} [${dims}]`,

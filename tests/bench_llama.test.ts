@@ -8,6 +8,8 @@ import {
   randomBatch,
   uploadBatch,
 } from "../bench/lib/step.ts";
+import { savedGroups } from "../bench/lib/saved.ts";
+import { tidy } from "../src/tensor/scope.ts";
 import { testDevice } from "./helpers/gpu.ts";
 
 // llama-60m's layout at toy size (the vocabulary must exceed the bench's id offset of 1000).
@@ -62,6 +64,24 @@ Deno.test("bench: llama rows (VeLoRA-all frees the q/k/v and gate/up inputs) and
       full.activation_bytes - vel.activation_bytes >= sharedInputs,
       `${full.activation_bytes} − ${vel.activation_bytes} < ${sharedInputs}`,
     );
+    // The per-op listing of bench/activations.ts --list accounts for every saved byte.
+    const { model: leanModel } = buildLlamaBenchModel(device, TINY, 16, "lean", 0);
+    const before = device.memory.byCategory.activation;
+    const loss = tidy(() =>
+      leanModel.forward({
+        input_ids: batch.input_ids,
+        attention_mask: batch.attention_mask,
+        labels: batch.labels,
+      }).loss!.keep()
+    );
+    const groups = savedGroups(loss);
+    assert.equal(
+      groups.reduce((n, g) => n + g.bytes, 0),
+      device.memory.byCategory.activation - before,
+    );
+    assert.ok(groups.some((g) => g.op === "SwiGLUBackward#0" && g.half && g.count === 2));
+    loss.dispose();
+    leanModel.dispose();
   } finally {
     disposeGpuBatch(batch);
   }

@@ -2,19 +2,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { BertConfig } from "../src/models/bert/config.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
+import { sharedPresent } from "./helpers/shared_data.ts";
 
 const BERT_BASE = new URL("../../shared/data/bert-base-uncased/", import.meta.url);
 const TINY = new URL("../../shared/data/fixtures/tiny-bert-random-safetensors/", import.meta.url);
 
-function present(dir: URL): boolean {
-  try {
-    Deno.statSync(new URL("config.json", dir));
-    return true;
-  } catch {
-    console.log(`skipping: ${dir.pathname}config.json is absent`);
-    return false;
-  }
-}
+const present = (dir: URL) => sharedPresent(dir, ["config.json"], "a config.json test");
 
 Deno.test("defaults match transformers.BertConfig", () => {
   const c = new BertConfig();

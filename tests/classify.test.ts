@@ -1,6 +1,7 @@
 // examples/classify.ts (issue 12): texts starting with "-", --file, checkpoint folders.
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const script = fileURLToPath(new URL("../examples/classify.ts", import.meta.url));
 const tiny = fileURLToPath(new URL("./fixtures/bert_tiny/", import.meta.url));
@@ -18,8 +19,7 @@ async function run(args: string[]) {
 }
 
 Deno.test("classify.ts: checkpoint folder (tokenizer from the run dir), --file, -- for '-' texts", async () => {
-  const tmp = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (tmp) => {
     // A run folder with the tokenizer; its checkpoint holds only config + weights.
     const ckpt = `${tmp}/run/checkpoint-7`;
     await Deno.mkdir(ckpt, { recursive: true });
@@ -44,7 +44,5 @@ Deno.test("classify.ts: checkpoint folder (tokenizer from the run dir), --file, 
     assert.equal(none.code, 1);
     assert.match(none.stderr, /has no tokenizer .* pass --tokenizer/);
     assert.doesNotMatch(none.stderr, /\n\s+at /);
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
+  });
 });

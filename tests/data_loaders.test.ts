@@ -4,6 +4,8 @@ import { loadTextClassificationFile, type TextFileOptions } from "../src/data/te
 import { buildLabelMap } from "../src/data/labels.ts";
 import { prepareData } from "../src/train/job.ts";
 import { invalidUtf8Offset } from "../src/data/utf8.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+import { sharedPresent } from "./helpers/shared_data.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "velora_data_" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
@@ -260,16 +262,7 @@ Deno.test("eval file with the training labels shares the ids", async () => {
 });
 
 const glue = new URL("../../shared/data/glue/", import.meta.url);
-const gluePresent = (() => {
-  try {
-    Deno.statSync(new URL("SST-2/train.tsv", glue));
-    Deno.statSync(new URL("RTE/train.tsv", glue));
-    return true;
-  } catch {
-    console.log(`skipping GLUE file tests: ${glue.pathname} is absent`);
-    return false;
-  }
-})();
+const gluePresent = sharedPresent(glue, ["SST-2/train.tsv", "RTE/train.tsv"], "GLUE file tests");
 
 Deno.test({
   name: "real GLUE files: SST-2 and RTE train.tsv",
@@ -293,8 +286,7 @@ Deno.test({
 });
 
 Deno.test("labels: a rare label is reported with counts and file:line; float labels mean regression; one class is an error", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const rows = ["sentence\tlabel"];
     for (let i = 0; i < 200; i++) rows.push(`text ${i}\t${i === 57 ? "positive" : i % 2}`);
     const typo = join(dir, "typo.tsv");
@@ -327,7 +319,5 @@ Deno.test("labels: a rare label is reported with counts and file:line; float lab
       () => prepareData({ data: one, seed: 1 }),
       /one\.tsv: every training example has the label "spam"; a classifier needs at least two classes/,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -29,6 +29,7 @@ Deno.test({
 if (!hasShared) console.log("skipping the vocab.txt comparison: ../shared/data is absent");
 
 import { AutoTokenizer, PreTrainedTokenizer } from "../src/data/auto_tokenizer.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 Deno.test({
   name: "AutoTokenizer loads bert-base-uncased's tokenizer.json and saves a loadable copy",
@@ -38,21 +39,17 @@ Deno.test({
       new URL("../../shared/data/bert-base-uncased/", import.meta.url).pathname,
     );
     assert.deepEqual(tok.encode("Hello world"), [101, 7592, 2088, 102]);
-    const dir = await Deno.makeTempDir();
-    try {
+    await withTempDir(async (dir) => {
       await tok.save_pretrained(dir);
       const again = await AutoTokenizer.from_pretrained(dir);
       assert.deepEqual(again.encode("Hello world"), [101, 7592, 2088, 102]);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
 Deno.test("the default tokenizer saves vocab.txt that AutoTokenizer reloads", async () => {
   const tok = await PreTrainedTokenizer.default();
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     await tok.save_pretrained(dir);
     const again = await AutoTokenizer.from_pretrained(dir);
     assert.deepEqual(
@@ -61,7 +58,5 @@ Deno.test("the default tokenizer saves vocab.txt that AutoTokenizer reloads", as
     );
     const b = again.batch(["a b c", "d"], null, { max_length: 8 });
     assert.equal(b.batch, 2);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -8,6 +8,7 @@ import { type FinetuneOptions, prepareData, runFinetune } from "../src/train/job
 import { NonFiniteLossError } from "../src/train/trainer.ts";
 import { loadSafetensors } from "../src/io/safetensors.ts";
 import { listCheckpoints } from "../src/train/checkpoint_io.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const WORDS = [
   "free",
@@ -86,8 +87,7 @@ const quiet = () => {};
 for (const mode of ["full", "velora", "lora-velora", "lean"] as const) {
   Deno.test(`--resume after an interruption gives the same model as an uninterrupted run (${mode})`, async () => {
     const device = await testDevice();
-    const tmp = await Deno.makeTempDir();
-    try {
+    await withTempDir(async (tmp) => {
       const model = await writeTinyModel(tmp);
       const o = options(model, await writeTask(tmp));
       const data = await prepareData(o);
@@ -134,16 +134,13 @@ for (const mode of ["full", "velora", "lora-velora", "lean"] as const) {
         ]
       ) assert.ok(k in metrics, `metrics.json has ${k}`);
       assert.equal(metrics.mode, mode);
-    } finally {
-      await Deno.remove(tmp, { recursive: true });
-    }
+    });
   });
 }
 
 Deno.test("a NaN loss stops training with a clear message and leaves the checkpoints intact", async () => {
   const device = await testDevice();
-  const tmp = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (tmp) => {
     const model = await writeTinyModel(tmp);
     const o = options(model, await writeTask(tmp), { lr: 1e30, saveSteps: 1, maxSteps: 8 });
     const data = await prepareData(o);
@@ -160,14 +157,11 @@ Deno.test("a NaN loss stops training with a clear message and leaves the checkpo
     for await (const e of Deno.readDir(join(tmp, "out"))) {
       assert.ok(!e.name.includes(".tmp-"), e.name);
     }
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
+  });
 });
 
 Deno.test("examples/classify.ts prints the label and probabilities of a saved model", async () => {
-  const tmp = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (tmp) => {
     const model = await writeTinyModel(tmp);
     const cmd = new Deno.Command(Deno.execPath(), {
       args: [
@@ -202,9 +196,7 @@ Deno.test("examples/classify.ts prints the label and probabilities of a saved mo
     }).output();
     assert.equal(bad.code, 2);
     assert.match(new TextDecoder().decode(bad.stderr), /--model is required/);
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
+  });
 });
 
 Deno.test("the main job runs offline with read/write limited to its paths (no net, env, run, ffi)", async () => {

@@ -12,6 +12,7 @@ import {
   loadInstructionData,
   runInstructionTuning,
 } from "../src/train/instruct.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const ROWS = [
   { instruction: "Name a color.", input: "", output: "Blue." },
@@ -54,8 +55,7 @@ async function tinyLlama(dir: string): Promise<string> {
 }
 
 Deno.test("instruction data: Alpaca and chat rows; prompt tokens are masked (-100); bad rows name file:line", async () => {
-  const tmp = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (tmp) => {
     const dir = await tinyLlama(join(tmp, "m"));
     const data = join(tmp, "d.jsonl");
     await Deno.writeTextFile(data, ROWS.map((r) => JSON.stringify(r)).join("\n") + "\n");
@@ -74,15 +74,12 @@ Deno.test("instruction data: Alpaca and chat rows; prompt tokens are masked (-10
     assert.throws(() => encodeExample(tok, rows[1], 4), /raise --max-length/);
     await Deno.writeTextFile(data, '{"instruction": "x", "output": "y"}\n{"text": 1}\n');
     await assert.rejects(() => loadInstructionData(data), /d\.jsonl:2: expected/);
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
+  });
 });
 
 Deno.test("finetune_llama: LoRA + VeLoRA instruction tuning lowers the answer loss, saves a PEFT adapter, answers", async () => {
   const device = await testDevice();
-  const tmp = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (tmp) => {
     const model = await tinyLlama(join(tmp, "m"));
     const data = join(tmp, "d.jsonl");
     await Deno.writeTextFile(data, ROWS.map((r) => JSON.stringify(r)).join("\n") + "\n");
@@ -114,7 +111,5 @@ Deno.test("finetune_llama: LoRA + VeLoRA instruction tuning lowers the answer lo
     const w = await loadSafetensors(join(out, "adapter_model.safetensors"));
     assert.ok(w.has("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"));
     assert.ok(await Deno.stat(join(out, "tokenizer.json")));
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
+  });
 });

@@ -10,6 +10,7 @@ import { BertConfig } from "../src/models/bert/config.ts";
 import { AutoModelForSequenceClassification } from "../src/models/auto/auto.ts";
 import { testDevice } from "./helpers/gpu.ts";
 import { dir } from "./helpers/bert.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const roberta = fileURLToPath(new URL("./fixtures/roberta_tiny/", import.meta.url));
 
@@ -49,8 +50,7 @@ Deno.test("token ids outside the vocabulary are an error naming tensor, value an
 
 Deno.test("absurd configs are refused before allocation, naming the file and the field", async () => {
   const device = await testDevice();
-  const tmp = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (tmp) => {
     const base = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
     const cases: [Record<string, number>, RegExp][] = [
       [{ hidden_size: 1e9, num_attention_heads: 8 }, /hidden_size/],
@@ -79,7 +79,5 @@ Deno.test("absurd configs are refused before allocation, naming the file and the
         message,
       );
     }
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
+  });
 });

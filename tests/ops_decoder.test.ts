@@ -9,35 +9,8 @@ import { additiveMask } from "../src/ops/mask.ts";
 import { assertClose, randomArray, testDevice } from "./helpers/gpu.ts";
 import { gradcheck } from "./helpers/gradcheck.ts";
 import { forwardBackward } from "./helpers/ops.ts";
-
-/** f64 RMSNorm forward and backward over rows of `cols`. */
-function rmsReference(
-  x: Float32Array,
-  w: Float32Array,
-  dy: Float32Array,
-  cols: number,
-  eps: number,
-) {
-  const rows = x.length / cols;
-  const y = new Float64Array(x.length);
-  const dx = new Float64Array(x.length);
-  const dw = new Float64Array(cols);
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    let q = 0;
-    for (let c = 0; c < cols; c++) q += x[o + c] ** 2;
-    const rstd = 1 / Math.sqrt(q / cols + eps);
-    let m = 0;
-    for (let c = 0; c < cols; c++) m += dy[o + c] * w[c] * x[o + c] * rstd / cols;
-    for (let c = 0; c < cols; c++) {
-      const xh = x[o + c] * rstd;
-      y[o + c] = xh * w[c];
-      dw[c] += dy[o + c] * xh;
-      dx[o + c] = rstd * (dy[o + c] * w[c] - xh * m);
-    }
-  }
-  return { y, dx, dw };
-}
+import { attentionReference } from "./helpers/attention_reference.ts";
+import { normReference } from "./helpers/norm_reference.ts";
 
 Deno.test("rmsNorm forward/backward match an f64 reference on awkward shapes", async () => {
   const device = await testDevice();
@@ -53,7 +26,7 @@ Deno.test("rmsNorm forward/backward match an f64 reference on awkward shapes", a
       { data: x, shape },
       { data: w, shape: [cols], category: "parameter" },
     ], { seed: 40 + k });
-    const ref = rmsReference(x, w, run.dy, cols, eps);
+    const ref = normReference("rmsnorm", x, w, null, run.dy, cols, eps);
     const what = `[${shape}]`;
     // Saves x and rstd [rows]; the weight is a parameter.
     assert.equal(run.savedBytes, (n + n / cols) * 4, `${what} saved bytes`);
@@ -192,49 +165,6 @@ Deno.test("swiglu matches silu(gate)·up and its finite differences", async () =
   ]);
 });
 
-/**
- * f64 GQA attention with causal + additive padding mask: q [B,H,Sq,D], k/v [B,Hkv,Sk,D] →
- * [B, Sq, H, D] (the seam's layout).
- */
-function attentionReference(
-  q: Float32Array,
-  k: Float32Array,
-  v: Float32Array,
-  mask: Int32Array,
-  [b, h, hkv, sq, sk, d]: number[],
-  scale: number,
-): Float64Array {
-  const out = new Float64Array(b * h * sq * d);
-  const rep = h / hkv;
-  const min = -3.4028234663852886e38;
-  for (let bi = 0; bi < b; bi++) {
-    for (let hi = 0; hi < h; hi++) {
-      const kh = Math.floor(hi / rep);
-      for (let i = 0; i < sq; i++) {
-        const z: number[] = [];
-        for (let j = 0; j < sk; j++) {
-          let dot = 0;
-          for (let c = 0; c < d; c++) {
-            dot += q[((bi * h + hi) * sq + i) * d + c] * k[((bi * hkv + kh) * sk + j) * d + c];
-          }
-          // HF: min where causal-masked or padded (one value, so a fully masked row is uniform).
-          const masked = j > i + sk - sq || mask[bi * sk + j] === 0;
-          z.push(masked ? min : dot * scale);
-        }
-        const m = Math.max(...z);
-        const e = z.map((x) => Math.exp(x - m));
-        const s = e.reduce((a, x) => a + x, 0);
-        for (let c = 0; c < d; c++) {
-          let acc = 0;
-          for (let j = 0; j < sk; j++) acc += e[j] / s * v[((bi * hkv + kh) * sk + j) * d + c];
-          out[((bi * sq + i) * h + hi) * d + c] = acc;
-        }
-      }
-    }
-  }
-  return out;
-}
-
 Deno.test("eager attention seam: causal GQA with left padding (and a KV-cache step) matches an f64 reference", async () => {
   const device = await testDevice();
   // [B, H, Hkv, Sq, Sk, D]: prefill (Sq = Sk) and a KV-cache step (Sq < Sk).
@@ -262,7 +192,7 @@ Deno.test("eager attention seam: causal GQA with left padding (and a KV-cache st
       { data: v, shape: [b, hkv, sk, d] },
     ];
     const run = await forwardBackward(device, attend, inputs);
-    assertClose(run.y, attentionReference(q, kk, v, mask, dims, scale), {
+    assertClose(run.y, attentionReference(q, kk, v, mask, dims, { causal: true, scale }), {
       rtol: 1e-4,
       atol: 1e-5,
       what: `attention [${dims}]`,

@@ -6,47 +6,7 @@ import { tidy } from "../src/tensor/scope.ts";
 import { assertClose, randomArray, testDevice } from "./helpers/gpu.ts";
 import { gradcheck } from "./helpers/gradcheck.ts";
 import { forwardBackward } from "./helpers/ops.ts";
-
-/** f64 LayerNorm forward and backward over rows of `cols`. */
-function reference(
-  x: Float32Array,
-  w: Float32Array,
-  b: Float32Array,
-  dy: Float32Array,
-  cols: number,
-  eps: number,
-) {
-  const rows = x.length / cols;
-  const y = new Float64Array(x.length);
-  const dx = new Float64Array(x.length);
-  const dw = new Float64Array(cols);
-  const db = new Float64Array(cols);
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    let mean = 0;
-    for (let c = 0; c < cols; c++) mean += x[o + c];
-    mean /= cols;
-    let v = 0;
-    for (let c = 0; c < cols; c++) v += (x[o + c] - mean) ** 2;
-    const rstd = 1 / Math.sqrt(v / cols + eps);
-    let mg = 0;
-    let mgx = 0;
-    for (let c = 0; c < cols; c++) {
-      const xh = (x[o + c] - mean) * rstd;
-      y[o + c] = xh * w[c] + b[c];
-      const g = dy[o + c] * w[c];
-      mg += g / cols;
-      mgx += g * xh / cols;
-      dw[c] += dy[o + c] * xh;
-      db[c] += dy[o + c];
-    }
-    for (let c = 0; c < cols; c++) {
-      const xh = (x[o + c] - mean) * rstd;
-      dx[o + c] = rstd * (dy[o + c] * w[c] - mg - xh * mgx);
-    }
-  }
-  return { y, dx, dw, db };
-}
+import { normReference } from "./helpers/norm_reference.ts";
 
 Deno.test("layerNorm forward/backward match an f64 reference on awkward shapes", async () => {
   const device = await testDevice();
@@ -70,7 +30,7 @@ Deno.test("layerNorm forward/backward match an f64 reference on awkward shapes",
       ],
       { seed: 40 + k },
     );
-    const ref = reference(x, w, b, run.dy, cols, eps);
+    const ref = normReference("layernorm", x, w, b, run.dy, cols, eps);
     const what = `[${shape}]`;
     assert.deepEqual(run.shape, shape);
     // Saves x and stats [rows, 2]; weight and bias are parameters (not activations).

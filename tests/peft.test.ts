@@ -18,6 +18,7 @@ import {
 import { VeLoRALinear } from "../src/velora/velora_linear.ts";
 import { testDevice } from "./helpers/gpu.ts";
 import { assertTensorClose, dir as bertDir, loadInputs } from "./helpers/bert.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const adapterDir = fileURLToPath(new URL("./fixtures/lora_bert_tiny/", import.meta.url));
 const golden = await loadSafetensors(join(adapterDir, "golden.safetensors"));
@@ -116,8 +117,7 @@ Deno.test("save_pretrained writes PEFT's names and config; merge_and_unload repr
   const peft = await PeftModel.from_pretrained(await bert(), adapterDir);
   assert.equal(peft.training, false, "not trainable: eval mode");
   assert.ok([...peft.parameters()].every((p) => !p.requiresGrad), "frozen adapter");
-  const out = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (out) => {
     await peft.save_pretrained(out);
     const ours = await loadSafetensors(join(out, "adapter_model.safetensors"));
     const theirs = await loadSafetensors(join(adapterDir, "adapter_model.safetensors"));
@@ -130,9 +130,7 @@ Deno.test("save_pretrained writes PEFT's names and config; merge_and_unload repr
     assert.equal(cfg.r, 4);
     assert.equal(cfg.lora_alpha, 8);
     assert.equal(cfg.inference_mode, true);
-  } finally {
-    await Deno.remove(out, { recursive: true });
-  }
+  });
   const inp = await loadInputs(device);
   const logits = noGrad(() => tidy(() => peft.forward(inp).logits.keep() as Tensor));
   assertTensorClose(await logits.toArray(), g("lora.logits"), 1e-4, "eval logits");
@@ -359,8 +357,7 @@ Deno.test("pipeline('text-classification', adapterDir): the base from base_model
   const device = await testDevice();
   const words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
   for (let i = words.length; i < 99; i++) words.push(`w${i}`);
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const config = await readAdapterConfig(adapterDir);
     config.base_model_name_or_path = bertDir;
     const peft = get_peft_model(await bert(), config);
@@ -397,7 +394,5 @@ Deno.test("pipeline('text-classification', adapterDir): the base from base_model
     }
     logits.dispose();
     again.dispose();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

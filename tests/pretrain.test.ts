@@ -9,6 +9,7 @@ import { runPretrain } from "../src/train/pretrain.ts";
 import { AutoModelForCausalLM } from "../src/models/auto/auto.ts";
 import { AutoTokenizer } from "../src/data/auto_tokenizer.ts";
 import { testDevice } from "./helpers/gpu.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 Deno.test("detokenizeBrown strips tags and undoes the tokenisation", () => {
   assert.equal(
@@ -63,8 +64,7 @@ Deno.test("cosine schedule with warm-up and a floor", () => {
 
 Deno.test("pretraining on the Brown corpus: tokenizer round trip, full vs VeLoRA, saved model loads", async () => {
   const device = await testDevice();
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const corpus = await prepareLMCorpus({
       dir,
       vocabSize: 400,
@@ -114,14 +114,11 @@ Deno.test("pretraining on the Brown corpus: tokenizer round trip, full vs VeLoRA
     full.model.dispose();
     vel.model.dispose();
     assert.ok((await Deno.stat(join(dir, "tokenizer.json"))).isFile);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("apply_chat_template renders tokenizer_config.json's template with @huggingface/jinja", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const json = trainByteLevelBPE(["<|im_start|>user hello<|im_end|>"], {
       vocab_size: 260,
       special_tokens: ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
@@ -146,7 +143,5 @@ Deno.test("apply_chat_template renders tokenizer_config.json's template with @hu
     assert.equal(ids.filter((i) => i === 2).length, 1);
     assert.equal(tok.eos_token_id, 2);
     assert.equal(tok.decode(ids), "<|im_start|>user\nHi there<|im_end|>\n");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -13,6 +13,7 @@ import { BertForMaskedLM } from "../src/models/bert/modeling_bert.ts";
 import { RobertaConfig } from "../src/models/roberta/config.ts";
 import { testDevice } from "./helpers/gpu.ts";
 import { checkGoldenStep, type Golden, goldenTensor, type HeadModel } from "./helpers/golden.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}/`, import.meta.url));
 
@@ -99,23 +100,19 @@ Deno.test("Auto classes dispatch on model_type; a base checkpoint loads into a h
     () => BertForMaskedLM.from_pretrained(fixture("roberta_tiny_mlm"), { device }),
     /model_type "roberta" cannot be loaded as BertForMaskedLM/,
   );
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ model_type: "gpt9" }));
     await assert.rejects(
       () => AutoModelForMaskedLM.from_pretrained(dir, { device }),
       /config\.json: model_type = "gpt9" is not supported \(supported: "bert", "roberta"/,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("from_pretrained streams a sharded checkpoint with TF-era gamma/beta names", async () => {
   const device = await testDevice();
   const src = await loadSafetensors(`${fixture("bert_tiny_mlm")}/model.safetensors`);
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     await Deno.copyFile(`${fixture("bert_tiny_mlm")}/config.json`, `${dir}/config.json`);
     const names = [...src.keys()];
     const half = Math.ceil(names.length / 2);
@@ -151,7 +148,5 @@ Deno.test("from_pretrained streams a sharded checkpoint with TF-era gamma/beta n
       () => BertForMaskedLM.from_pretrained(dir, { device, dtype: "float16" as "float32" }),
       /dtype "float16" is not supported/,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

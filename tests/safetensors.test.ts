@@ -8,20 +8,13 @@ import {
   saveSafetensors,
 } from "../src/io/safetensors.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
+import { sharedPresent } from "./helpers/shared_data.ts";
 
 const FIXTURE_DIR = new URL(
   "../../shared/data/fixtures/tiny-bert-random-safetensors/",
   import.meta.url,
 );
-const fixturePresent = (() => {
-  try {
-    Deno.statSync(new URL("model.safetensors", FIXTURE_DIR));
-    return true;
-  } catch {
-    console.log(`skipping HF fixture tests: ${FIXTURE_DIR.pathname} is absent`);
-    return false;
-  }
-})();
+const fixturePresent = sharedPresent(FIXTURE_DIR, ["model.safetensors"], "HF fixture tests");
 
 /** Writes a raw safetensors-like file: u64 length (or `lenOverride`), header text, data bytes. */
 async function writeRaw(

@@ -107,6 +107,9 @@ Deno.test("save_pretrained max_shard_size: tiny llama and BERT round trip throug
         total += bytes;
       }
       assert.equal(index.metadata.total_size, total);
+      // As recent transformers: the parameter count first (here every state_dict entry is one).
+      assert.deepEqual(Object.keys(index.metadata), ["total_parameters", "total_size"]);
+      assert.equal(index.metadata.total_parameters, total / 4);
       const again = await (cls as typeof LlamaForCausalLM).from_pretrained(out, { device });
       assert.deepEqual(
         await params(again),

@@ -8,11 +8,11 @@ import { pipeline } from "../src/pipelines/pipeline.ts";
 import { pickToken } from "../src/models/llama/generate.ts";
 import { mulberry32 } from "../src/util/rng.ts";
 import { testDevice } from "./helpers/gpu.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 Deno.test("text-generation pipeline: left-padded batches continue as single prompts; chats use the template", async () => {
   const device = await testDevice();
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const json = trainByteLevelBPE(
       ["the cat sat on the mat and the dog ran to the park", "<|im_start|>user hi<|im_end|>"],
       { vocab_size: 280, special_tokens: ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] },
@@ -79,9 +79,7 @@ Deno.test("text-generation pipeline: left-padded batches continue as single prom
     assert.deepEqual(await gen("the cat sat on", opts), one);
     assert.equal(gen.task, "text-generation");
     gen.model.dispose();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("pickToken: greedy argmax, then temperature → top-k → top-p as HF's warpers", () => {

@@ -7,18 +7,14 @@ import {
   tokenizerFromVocab,
 } from "../src/data/tokenize.ts";
 import { bertTokenizerJson } from "../src/data/wordpiece.ts";
+import { sharedPresent } from "./helpers/shared_data.ts";
 
 const BERT = new URL("../../shared/data/bert-base-uncased/", import.meta.url);
-const bertPresent = (() => {
-  try {
-    Deno.statSync(new URL("tokenizer.json", BERT));
-    Deno.statSync(new URL("vocab.txt", BERT));
-    return true;
-  } catch {
-    console.log(`skipping bert-base-uncased tokenizer tests: ${BERT.pathname} is absent`);
-    return false;
-  }
-})();
+const bertPresent = sharedPresent(
+  BERT,
+  ["tokenizer.json", "vocab.txt"],
+  "bert-base-uncased tokenizer tests",
+);
 
 let shared: Promise<LoadedTokenizer> | undefined;
 const bert = () => shared ??= loadTokenizer(BERT);

@@ -10,10 +10,10 @@ import { AdamW } from "../src/optim/adamw.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
 import * as velora from "../mod.ts";
 import { tinyModel } from "./helpers/tiny_task.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 Deno.test("writeAtomic replaces a file whole and leaves nothing behind on failure", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const path = join(dir, "a.json");
     await writeAtomic(path, "old");
     await writeAtomic(path, new TextEncoder().encode("new"));
@@ -28,9 +28,7 @@ Deno.test("writeAtomic replaces a file whole and leaves nothing behind on failur
     );
     assert.equal(await Deno.readTextFile(path), "new");
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["a.json"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("TrainingArguments: HF names and defaults, values checked", () => {

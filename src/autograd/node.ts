@@ -1,4 +1,6 @@
 import type { Tensor } from "../tensor/tensor.ts";
+import type { Storage } from "../tensor/storage.ts";
+import type { DType } from "../tensor/dtype.ts";
 import { isGradEnabled } from "./grad_mode.ts";
 import { isHalfSaving } from "./half_saves.ts";
 import { fromHalf, toHalf } from "../tensor/half.ts";
@@ -46,6 +48,19 @@ export class SavedTensor {
   /** Whether this save is held as packed f16. */
   get isHalf(): boolean {
     return this.#half;
+  }
+
+  /**
+   * The storage kept (the packed copy for an f16 save), for memory accounting and listings:
+   * several saves may share one storage. Null after release.
+   */
+  get storage(): Storage | null {
+    return this.#t?.storage ?? null;
+  }
+
+  /** The dtype kept: "f16" for a packed save (by `half` or an op's own packed copy). */
+  get keptDtype(): DType | null {
+    return this.#t?.dtype ?? null;
   }
 
   /** Drops the saved reference. */

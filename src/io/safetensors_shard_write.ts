@@ -4,7 +4,8 @@
  * shard starts when the next tensor would push the current one over `max_shard_size` (a tensor
  * larger than the limit gets a shard of its own); one shard is written as `model.safetensors`,
  * several as `model-00001-of-0000N.safetensors` plus `model.safetensors.index.json`
- * (`{"metadata": {"total_size": bytes}, "weight_map": {tensor: file}}`, keys sorted, two-space
+ * (`{"metadata": {"total_parameters": n, "total_size": bytes}, "weight_map": {tensor: file}}`,
+ * keys sorted, two-space
  * indent). Each file is written atomically; afterwards the files a previous save left in the
  * folder that the new one does not use are removed (stale shards, as HF does, and also a stale
  * index or single file, which HF leaves and which would shadow the new weights for a loader).
@@ -17,7 +18,7 @@ import { saveSafetensors, type SaveSafetensorsTensor } from "./safetensors_write
 import { SAFETENSORS_INDEX_NAME, SAFETENSORS_SINGLE_NAME } from "./safetensors_sharded.ts";
 import { writeJsonAtomic } from "../util/write_atomic.ts";
 
-/** HF's default `max_shard_size` (huggingface_hub `MAX_SHARD_SIZE`, transformers ≥ 4.35). */
+/** HF's default `max_shard_size` (huggingface_hub `MAX_SHARD_SIZE`, transformers' `save_pretrained`). */
 export const DEFAULT_MAX_SHARD_SIZE = "5GB";
 
 const UNITS: Record<string, number> = {
@@ -124,6 +125,11 @@ export interface SaveShardsOptions {
   max_shard_size?: number | string;
   /** `__metadata__` of every file (`format: "pt"` is added). */
   metadata?: Record<string, string>;
+  /**
+   * The model's parameter count, written as the index's `metadata.total_parameters` before
+   * `total_size` (as recent transformers versions do); omitted when not given.
+   */
+  total_parameters?: number;
 }
 
 const SHARD_NAME = /^model-\d{5}-of-\d{5}\.safetensors$/;
@@ -157,10 +163,10 @@ export async function saveSafetensorsShards(
     const entries = [...plan.files].flatMap(([file, names]) => names.map((n) => [n, file]));
     entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     for (const [n, file] of entries) weightMap[n] = file;
-    await writeJsonAtomic(join(dir, SAFETENSORS_INDEX_NAME), {
-      metadata: { total_size: plan.total_size },
-      weight_map: weightMap,
-    });
+    const metadata = options.total_parameters === undefined
+      ? { total_size: plan.total_size }
+      : { total_parameters: options.total_parameters, total_size: plan.total_size };
+    await writeJsonAtomic(join(dir, SAFETENSORS_INDEX_NAME), { metadata, weight_map: weightMap });
   }
   for await (const e of Deno.readDir(dir)) {
     if (!e.isFile || plan.files.has(e.name)) continue;

@@ -205,5 +205,11 @@ export async function saveWeights(
     seen.add(t);
     out.set(name, { shape: t.shape, bytes: t.numel * 4, read: () => t.toArray() });
   }
-  await saveSafetensorsShards(dir, out, { max_shard_size: options.max_shard_size });
+  // HF num_parameters(): each parameter tensor once (tied weights once).
+  const params = new Set([...model.named_parameters()].map(([, p]) => p));
+  const total = [...params].reduce((n, p) => n + p.numel, 0);
+  await saveSafetensorsShards(dir, out, {
+    max_shard_size: options.max_shard_size,
+    total_parameters: total,
+  });
 }

@@ -363,32 +363,15 @@ export class Module {
   ): IncompatibleKeys {
     const given = sd instanceof Map ? sd : new Map(Object.entries(sd));
     const own = this.state_dict();
-    const missing: string[] = [];
-    const unexpected: string[] = [];
-    const problems: string[] = [];
-    for (const name of own.keys()) if (!given.has(name)) missing.push(name);
-    for (const name of given.keys()) if (!own.has(name)) unexpected.push(name);
+    const { missing, unexpected } = keyDiff(own, given);
+    const errors = strict ? keyErrors(missing, unexpected, " in state_dict") : [];
     for (const [name, target] of own) {
       const value = given.get(name);
       if (value === undefined) continue;
       const why = mismatch(value, target);
-      if (why) problems.push(`size mismatch for ${name}: ${why}`);
+      if (why) errors.push(`size mismatch for ${name}: ${why}`);
     }
-    const errors: string[] = [];
-    if (strict && missing.length) {
-      errors.push(`Missing key(s) in state_dict: ${missing.map((n) => `"${n}"`).join(", ")}.`);
-    }
-    if (strict && unexpected.length) {
-      errors.push(
-        `Unexpected key(s) in state_dict: ${unexpected.map((n) => `"${n}"`).join(", ")}.`,
-      );
-    }
-    errors.push(...problems);
-    if (errors.length) {
-      throw new Error(
-        `Error(s) in loading state_dict for ${this.constructor.name}:\n\t${errors.join("\n\t")}`,
-      );
-    }
+    throwLoadErrors(errors, "state_dict", this.constructor.name);
     for (const [name, target] of own) {
       const value = given.get(name);
       if (value !== undefined) copyInto(target, value);
@@ -448,17 +431,9 @@ export class Module {
     for (const [name, m] of this.named_modules()) {
       if (m.get_extra_state() !== undefined) own.set(join(name, EXTRA_STATE_KEY), m);
     }
-    const missing = [...own.keys()].filter((k) => !given.has(k));
-    const unexpected = [...given.keys()].filter((k) => !own.has(k));
-    if (strict && (missing.length || unexpected.length)) {
-      const parts: string[] = [];
-      if (missing.length) parts.push(`Missing key(s): ${missing.map((n) => `"${n}"`).join(", ")}.`);
-      if (unexpected.length) {
-        parts.push(`Unexpected key(s): ${unexpected.map((n) => `"${n}"`).join(", ")}.`);
-      }
-      throw new Error(
-        `Error(s) in loading extra state for ${this.constructor.name}:\n\t${parts.join("\n\t")}`,
-      );
+    const { missing, unexpected } = keyDiff(own, given);
+    if (strict) {
+      throwLoadErrors(keyErrors(missing, unexpected, ""), "extra state", this.constructor.name);
     }
     for (const [key, m] of own) {
       const state = given.get(key);
@@ -605,6 +580,32 @@ function valueData(v: StateDictValue): Float32Array | Int32Array | null {
   if (v instanceof Tensor) return null;
   if (ArrayBuffer.isView(v)) return v;
   return v.data;
+}
+
+/** The names `own` has and `given` lacks (missing), and those only `given` has (unexpected). */
+function keyDiff(
+  own: Map<string, unknown>,
+  given: Map<string, unknown>,
+): { missing: string[]; unexpected: string[] } {
+  return {
+    missing: [...own.keys()].filter((k) => !given.has(k)),
+    unexpected: [...given.keys()].filter((k) => !own.has(k)),
+  };
+}
+
+/** PyTorch's lines for missing and unexpected keys, e.g. `Missing key(s) in state_dict: "a".`. */
+function keyErrors(missing: string[], unexpected: string[], where: string): string[] {
+  const quoted = (names: string[]) => names.map((n) => `"${n}"`).join(", ");
+  const out: string[] = [];
+  if (missing.length) out.push(`Missing key(s)${where}: ${quoted(missing)}.`);
+  if (unexpected.length) out.push(`Unexpected key(s)${where}: ${quoted(unexpected)}.`);
+  return out;
+}
+
+/** Throws `Error(s) in loading <what> for <owner>:` with one tab-indented line per error, if any. */
+function throwLoadErrors(errors: string[], what: string, owner: string): void {
+  if (errors.length === 0) return;
+  throw new Error(`Error(s) in loading ${what} for ${owner}:\n\t${errors.join("\n\t")}`);
 }
 
 /** Why `value` cannot be copied into `target` (PyTorch wording), or null. */
