@@ -134,3 +134,34 @@ Deno.test("llama_tiny lean attention path (flash + f16 saves + fused loss) vs th
   console.log(`llama lean vs f32: worst gradient error ${worst.toExponential(2)}`);
   Object.values(batch).forEach((x) => x.dispose());
 });
+
+Deno.test("qwen2_tiny (tied lm_head, q/k/v bias) with the fused lm_head loss alone: loss and every gradient match PyTorch at the f32 tolerances", async () => {
+  const device = await testDevice();
+  const qdir = fileURLToPath(new URL("./fixtures/qwen2_tiny/", import.meta.url));
+  const golden = await loadSafetensors(`${qdir}/golden.safetensors`);
+  const host = await loadSafetensors(`${qdir}/inputs.safetensors`);
+  const t = (n: string) =>
+    Tensor.from(device, host.get(n)!.data, host.get(n)!.shape, { dtype: "i32" });
+  const batch = {
+    input_ids: t("input_ids"),
+    attention_mask: t("attention_mask"),
+    labels: t("labels"),
+  };
+  const model = await LlamaForCausalLM.from_pretrained(qdir, { device });
+  assert.equal(model.lm_head.weight, model.model.embed_tokens.weight, "tied");
+  model.train();
+  model.fusedLinearCrossEntropy = true;
+  const loss = tidy(() => {
+    const out = model.forward(batch);
+    assert.equal(out.logits.shape[1], 0, "no logits in training");
+    return out.loss!.keep();
+  });
+  assertTensorClose(await loss.toArray(), golden.get("loss")!.data, 1e-4, "loss");
+  loss.backward();
+  for (const [name, p] of model.named_parameters()) {
+    assertTensorClose(await p.grad!.toArray(), golden.get(`grad.${name}`)!.data, 1e-3, name, 1e-5);
+  }
+  loss.dispose();
+  model.dispose();
+  Object.values(batch).forEach((x) => x.dispose());
+});
