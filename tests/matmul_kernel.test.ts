@@ -210,7 +210,7 @@ CASES.push(
 );
 // The shared-memory family: every staging path (vec4 and element loads of A and B, each
 // transposed or not), one past the 64x64 workgroup tile in M and N, K not a multiple of the
-// 16-wide chunk, epilogues and batch broadcasts. (Not the split grid: 65536 workgroups of 256
+// 8-wide chunk, epilogues and batch broadcasts. (Not the split grid: 65536 workgroups of 256
 // invocations take a minute on llvmpipe; its index arithmetic is tileOf's, tested above.)
 const S = "shared" as const;
 CASES.push(
