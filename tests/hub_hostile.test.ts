@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { resolveModelFile } from "../src/hub/hub.ts";
+import { rejectsMatching } from "./helpers/rejects.ts";
 
 const COMMIT = "0123456789abcdef0123456789abcdef01234567";
 const CONFIG = new TextEncoder().encode(JSON.stringify({ model_type: "bert" }));
@@ -23,13 +24,6 @@ async function withServer(
     await server.shutdown();
     await Deno.remove(cacheDir, { recursive: true });
   }
-}
-
-async function rejects(fn: () => Promise<unknown>, ...patterns: RegExp[]): Promise<void> {
-  await assert.rejects(fn, (e: Error) => {
-    for (const p of patterns) assert.match(e.message, p);
-    return true;
-  });
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -57,12 +51,12 @@ Deno.test("X-Repo-Commit is validated: a hostile 404 or 200 cannot write outside
       await Deno.mkdir(join(cacheDir, "..", "victim"), { recursive: true });
       await Deno.writeTextFile(victim, "precious");
       const opts = { cache_dir: cacheDir, endpoint: url };
-      await rejects(
+      await rejectsMatching(
         () => resolveModelFile("org/x", "missing.json", opts),
         /X-Repo-Commit "\.\.\/\.\.\/\.\.\/\.\.\/victim"/,
         /not a 40-hex-digit commit hash/,
       );
-      await rejects(() => resolveModelFile("org/x", "config.json", opts), /X-Repo-Commit/);
+      await rejectsMatching(() => resolveModelFile("org/x", "config.json", opts), /X-Repo-Commit/);
       assert.equal(await Deno.readTextFile(victim), "precious");
       const repo = join(cacheDir, "models--org--x");
       assert.equal(await exists(join(repo, "refs", "main")), false);
@@ -80,7 +74,7 @@ Deno.test("a refs/main that is not a commit hash is ignored offline", async () =
     await Deno.writeTextFile(join(repo, "refs", "main"), "..");
     // With the ref followed, snapshots/../config.json would be found.
     await Deno.writeFile(join(repo, "config.json"), CONFIG);
-    await rejects(
+    await rejectsMatching(
       () =>
         resolveModelFile("org/x", "config.json", { cache_dir: cacheDir, local_files_only: true }),
       /is not in the cache/,
@@ -110,13 +104,16 @@ Deno.test("redirects: only http(s), and a bounded number", async () => {
       return new Response(null, { status: 302, headers: { location: path } }); // a loop
     }, async (url, cacheDir) => {
       const opts = { cache_dir: cacheDir, endpoint: url };
-      await rejects(
+      await rejectsMatching(
         () => resolveModelFile("file/x", "config.json", opts),
         /refusing to fetch file: URL/,
         /only http\(s\)/,
       );
-      await rejects(() => resolveModelFile("data/x", "config.json", opts), /refusing .*data:/);
-      await rejects(
+      await rejectsMatching(
+        () => resolveModelFile("data/x", "config.json", opts),
+        /refusing .*data:/,
+      );
+      await rejectsMatching(
         () => resolveModelFile("loop/x", "config.json", opts),
         /more than 10 redirects/,
       );
@@ -191,28 +188,28 @@ Deno.test("timeouts and size caps: stalls, endless bodies and oversized files fa
         idleTimeoutMs: 300,
       };
       const t0 = performance.now();
-      await rejects(
+      await rejectsMatching(
         () => resolveModelFile("silent/x", "config.json", opts),
         /no response within 300 ms \(connectTimeoutMs/,
       );
-      await rejects(
+      await rejectsMatching(
         () => resolveModelFile("stall/x", "model.safetensors", opts),
         /download stalled, no data for 300 ms after 10 bytes \(idleTimeoutMs/,
       );
-      await rejects(
+      await rejectsMatching(
         () => resolveModelFile("endless/x", "tokenizer.json", { ...opts, maxMetadataBytes: 1e6 }),
         /over the 1000000-byte cap for JSON files/,
       );
-      await rejects(
+      await rejectsMatching(
         () =>
           resolveModelFile("endless/x", "model.safetensors", { ...opts, maxMetadataBytes: 1e6 }),
         /over the 1000000-byte cap .* undeclared size/,
       );
-      await rejects(
+      await rejectsMatching(
         () => resolveModelFile("huge/x", "config.json", opts),
         /"config\.json" is 67108864 bytes \(Content-Length\), over the 50000000-byte cap/,
       );
-      await rejects(
+      await rejectsMatching(
         () => resolveModelFile("linked/x", "model.safetensors", opts),
         /longer than the announced 100 bytes/,
       );
@@ -238,13 +235,13 @@ Deno.test("timeouts and size caps: stalls, endless bodies and oversized files fa
 
 Deno.test("repo ids '.', '..' and '.x' parts and revision '..' are refused", async () => {
   for (const id of ["a/.", "a/..", "a/.hidden", "a/x.", "-a/b"]) {
-    await rejects(
+    await rejectsMatching(
       () => resolveModelFile(id, "config.json", { cache_dir: "/nonexistent" }),
       /is neither/,
     );
   }
   for (const revision of ["..", ".", "a/../..", ""]) {
-    await rejects(
+    await rejectsMatching(
       () => resolveModelFile("org/x", "config.json", { revision, cache_dir: "/nonexistent" }),
       /option revision: invalid revision/,
     );

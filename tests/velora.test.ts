@@ -13,6 +13,7 @@ import { loadExtraState, saveExtraState } from "../src/nn/extra_state_io.ts";
 import { assertClose, testDevice } from "./helpers/gpu.ts";
 import { loadVeLoRACases } from "./helpers/velora_cases.ts";
 import { assertTensorClose, checkTrainingStep, loadInputs, trainingBert } from "./helpers/bert.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const { cases, tensor: g } = await loadVeLoRACases();
 
@@ -262,26 +263,26 @@ async function assertSameV(
   assert.equal(q.v!.storage, k.v!.storage, "equal v vectors are shared again after loading");
 }
 
-Deno.test("v and the init state survive a save/load through the sidecar", async () => {
-  const device = await testDevice();
-  const model = await bert();
-  applyVeLoRA(model, { target_modules: SIX, num_groups: 8 });
-  const inp = await loadInputs(device);
+/** One training step of `model` on the golden inputs (VeLoRA layers initialise v on it). */
+async function trainOnce(model: BertForSequenceClassification): Promise<void> {
+  const inp = await loadInputs(await testDevice());
   const loss = tidy(() => model.forward({ ...inp, labels: inp.labels }).loss!.keep());
   loss.backward();
-  loss.dispose();
-  const dir = await Deno.makeTempDir();
-  try {
+  [loss, ...Object.values(inp)].forEach((t) => t.dispose());
+}
+
+Deno.test("v and the init state survive a save/load through the sidecar", async () => {
+  const model = await bert();
+  applyVeLoRA(model, { target_modules: SIX, num_groups: 8 });
+  await trainOnce(model);
+  await withTempDir(async (dir) => {
     await saveVeLoRA(model, dir);
     const again = await bert();
     assert.equal(await loadVeLoRA(again, dir), true);
     await assertSameV(again, model);
     again.dispose();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-    Object.values(inp).forEach((t) => t.dispose());
-    model.dispose();
-  }
+  });
+  model.dispose();
 });
 
 Deno.test("init types: once freezes v, batch_average follows each batch, ema blends, random is fixed", async () => {
@@ -326,16 +327,12 @@ Deno.test("init types: once freezes v, batch_average follows each batch, ema ble
 });
 
 Deno.test("init_type random: an independent v per layer, fixed by the seed and the layer's name", async () => {
-  const device = await testDevice();
   const vOf = async (seed: number) => {
     const model = await bert();
     applyVeLoRA(model, { target_modules: SIX, num_groups: 8, init_type: "random", seed });
-    const inp = await loadInputs(device);
-    const loss = tidy(() => model.forward({ ...inp, labels: inp.labels }).loss!.keep());
-    loss.backward();
+    await trainOnce(model);
     const out = new Map<string, number[]>();
     for (const [name, l] of veloraLayers(model)) out.set(name, [...await l.v!.toArray()]);
-    [loss, ...Object.values(inp)].forEach((t) => t.dispose());
     model.dispose();
     return out;
   };
@@ -350,20 +347,15 @@ Deno.test("init_type random: an independent v per layer, fixed by the seed and t
 });
 
 Deno.test("v travels through the generic extra-state protocol (no plugin import to save/resume)", async () => {
-  const device = await testDevice();
   const model = await bert();
   applyVeLoRA(model, { target_modules: SIX, num_groups: 8 });
   const names = new Set(model.state_dict().keys());
-  const inp = await loadInputs(device);
-  const loss = tidy(() => model.forward({ ...inp, labels: inp.labels }).loss!.keep());
-  loss.backward();
-  loss.dispose();
+  await trainOnce(model);
   const extra = model.extra_state_dict();
   assert.equal(extra.size, 12);
   assert.ok(extra.has("bert.encoder.layer.0.attention.self.query._extra_state"));
   assert.deepEqual(new Set(model.state_dict().keys()), names, "state_dict keys unchanged");
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     assert.equal(await saveExtraState(model, dir), true);
     const again = await bert();
     await assert.rejects(() => loadExtraState(again, dir), /Unexpected key\(s\)/);
@@ -378,11 +370,8 @@ Deno.test("v travels through the generic extra-state protocol (no plugin import 
     await assert.rejects(() => loadExtraState(wrong, dir), /saved num_groups 8 differs/);
     wrong.dispose();
     again.dispose();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-    Object.values(inp).forEach((t) => t.dispose());
-    model.dispose();
-  }
+  });
+  model.dispose();
 });
 
 Deno.test("a forward frees its intermediates as it goes: peak ≈ saved activations", async () => {

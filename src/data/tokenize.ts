@@ -8,6 +8,7 @@
  */
 
 import { bertTokenizerJson } from "./wordpiece.ts";
+import { readJsonIfExists } from "../util/json_file.ts";
 
 /** The part of the `@huggingface/tokenizers` `Tokenizer` API that callers may use. */
 export interface Tokenizer {
@@ -94,19 +95,9 @@ function loadModule(): Promise<TokenizerModule> {
   return tokenizersModule;
 }
 
+/** A JSON object file of the tokenizer folder, or undefined when absent. */
 async function readJson(url: URL): Promise<Record<string, unknown> | undefined> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(url);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
-    throw e;
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${url.pathname}:1: invalid JSON: ${(e as Error).message}`);
-  }
+  return await readJsonIfExists(url) as Record<string, unknown> | undefined;
 }
 
 function tokenName(value: unknown): string | undefined {

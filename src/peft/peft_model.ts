@@ -4,6 +4,7 @@ import { Module } from "../nn/module.ts";
 import type { Linear } from "../nn/linear.ts";
 import { loadSafetensors, saveSafetensors } from "../io/safetensors.ts";
 import { writeJsonAtomic } from "../util/write_atomic.ts";
+import { readJsonIfExists } from "../util/json_file.ts";
 import { VeLoRASharing } from "../velora/sharing.ts";
 import { LoraConfig, SEQ_CLS_HEAD_NAMES } from "./config.ts";
 import { DEFAULT_ADAPTER, LoraLinear } from "./lora_layer.ts";
@@ -364,22 +365,11 @@ function baseName(model: Module): string | null {
  */
 export async function readAdapterConfig(dir: string): Promise<LoraConfig> {
   const path = join(dir, ADAPTER_CONFIG_NAME);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Error(
-        `${path}: not found (an adapter folder holds ${ADAPTER_CONFIG_NAME} and ${ADAPTER_WEIGHTS_NAME})`,
-      );
-    }
-    throw e;
-  }
-  let d: unknown;
-  try {
-    d = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON: ${(e as Error).message}`);
+  const d = await readJsonIfExists(path);
+  if (d === undefined) {
+    throw new Error(
+      `${path}: not found (an adapter folder holds ${ADAPTER_CONFIG_NAME} and ${ADAPTER_WEIGHTS_NAME})`,
+    );
   }
   if (typeof d !== "object" || d === null || Array.isArray(d)) {
     throw new Error(`${path}: expected a JSON object`);

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { Module } from "../nn/module.ts";
 import { loadSafetensors, saveSafetensors } from "../io/safetensors.ts";
 import { writeAtomic } from "../util/write_atomic.ts";
+import { readJsonIfExists } from "../util/json_file.ts";
 import { applyVeLoRA, veloraLayers } from "./apply.ts";
 import type { VeLoRAInitType } from "./velora_linear.ts";
 
@@ -58,19 +59,10 @@ export async function saveVeLoRA(model: Module, dir: string): Promise<void> {
  */
 export async function loadVeLoRA(model: Module, dir: string): Promise<boolean> {
   const path = join(dir, VELORA_CONFIG_NAME);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-  let parsed: { layers?: Record<string, SidecarLayer> };
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON: ${(e as Error).message}`);
-  }
+  const parsed = await readJsonIfExists(path) as
+    | { layers?: Record<string, SidecarLayer> }
+    | undefined;
+  if (parsed === undefined) return false;
   const entries = Object.entries(parsed.layers ?? {});
   // Layers with the same options are patched together, so they share one sharing object.
   const groups = new Map<string, string[]>();

@@ -129,15 +129,25 @@ export function createProgress(options: ProgressOptions): Progress {
     lr: fmtLr(metrics.lr),
   });
   const initial = Math.min(total, Math.max(0, options.initial ?? 0));
-  return tty ? ttyProgress(sink, total, initial, label, metrics, payload) : plainProgress(
-    sink,
-    total,
-    initial,
-    label,
-    metrics,
-    payload,
+  const display: Display = { sink, total, initial, label, metrics, payload };
+  if (tty) return ttyProgress(display);
+  return plainProgress(
+    display,
     Math.max(1, Math.floor(options.every ?? Math.ceil((total - initial) / 20))),
   );
+}
+
+/** What both displays share: where they write, the step range, the label and the metrics. */
+interface Display {
+  sink: ProgressStream;
+  total: number;
+  /** First step (a resumed run). */
+  initial: number;
+  label: string;
+  /** The latest metrics, merged by `update`. */
+  metrics: ProgressMetrics;
+  /** The formatted metrics. */
+  payload: () => Record<string, string>;
 }
 
 function merge(metrics: ProgressMetrics, update: ProgressMetrics | undefined): void {
@@ -147,14 +157,7 @@ function merge(metrics: ProgressMetrics, update: ProgressMetrics | undefined): v
   if (update.lr !== undefined) metrics.lr = update.lr;
 }
 
-function ttyProgress(
-  sink: ProgressStream,
-  total: number,
-  initial: number,
-  label: string,
-  metrics: ProgressMetrics,
-  payload: () => Record<string, string>,
-): Progress {
+function ttyProgress({ sink, total, initial, label, metrics, payload }: Display): Progress {
   // cli-progress's Terminal calls readline.cursorTo/moveCursor, which pass a callback to
   // write(); accept and ignore it for plain sinks.
   const stream = {
@@ -210,12 +213,7 @@ function ttyProgress(
 }
 
 function plainProgress(
-  sink: ProgressStream,
-  total: number,
-  initial: number,
-  label: string,
-  metrics: ProgressMetrics,
-  payload: () => Record<string, string>,
+  { sink, total, initial, label, metrics, payload }: Display,
   every: number,
 ): Progress {
   const start = performance.now();
