@@ -71,14 +71,17 @@ fn unary_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
                   @builtin(num_workgroups) nwg: vec3u) {
   let i = grid_index(wid, lid, nwg, WG);
   if (i >= p.n) { return; }
-  let x = a[i];
-  var d: f32;
+  out[i] = b[i] * activation_grad(a[i]);
+}
+
+// f'(x) of the activation OP (3 tanh, 4 GELU, 5 relu); also used by the packed-f16 variant of
+// unary_backward (kernels/activation_half.wgsl).
+fn activation_grad(x: f32) -> f32 {
   switch OP {
-    case 3u: { let t = tanh(x); d = 1.0 - t * t; }
-    case 4u: { d = gelu_grad(x); }
-    default: { d = select(0.0, 1.0, x > 0.0); }
+    case 3u: { let t = tanh(x); return 1.0 - t * t; }
+    case 4u: { return gelu_grad(x); }
+    default: { return select(0.0, 1.0, x > 0.0); }
   }
-  out[i] = b[i] * d;
 }
 
 // Keeps binding `b` statically used (pipelines use layout "auto") without changing any result.

@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { fromHalf, toHalf } from "../src/ops/half.ts";
 import { randomArray, testDevice } from "./helpers/gpu.ts";
+import { Device } from "../src/runtime/device.ts";
+import { halfSaves } from "../src/autograd/half_saves.ts";
+import { gelu, relu, tanh } from "../src/ops/basic.ts";
 
 /** Round-to-nearest-even f16 value of x (f64 reference, normal and subnormal range). */
 function half(x: number): number {
@@ -35,4 +38,62 @@ Deno.test("toHalf / fromHalf: round to nearest f16, odd lengths, empty", async (
   const i = Tensor.from(device, new Int32Array(2), [2]);
   assert.throws(() => toHalf(i), /toHalf: x must be f32, got i32/);
   i.dispose();
+});
+
+Deno.test("activation backward from packed-f16 saves reads the halves (native shader-f16 and unpack paths) and matches an f64 reference", async () => {
+  const shared = await testDevice();
+  const fallback = await Device.create({ shaderF16: false });
+  const erf = (x: number) => {
+    // Abramowitz & Stegun 7.1.26 is too coarse for 1e-5; a series/continued fraction instead.
+    const z = Math.abs(x);
+    let r: number;
+    if (z < 2.5) {
+      let term = z, sum = z;
+      for (let n = 1; n < 80; n++) {
+        term *= -z * z / n;
+        sum += term / (2 * n + 1);
+      }
+      r = (2 / Math.sqrt(Math.PI)) * sum;
+    } else {
+      let f = z;
+      for (let n = 60; n >= 1; n--) f = z + (n / 2) / f;
+      r = 1 - Math.exp(-z * z) / Math.sqrt(Math.PI) / f;
+    }
+    return x < 0 ? -r : r;
+  };
+  const grad = {
+    gelu: (x: number) =>
+      0.5 * (1 + erf(x / Math.SQRT2)) + x * Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI),
+    tanh: (x: number) => 1 - Math.tanh(x) ** 2,
+    relu: (x: number) => (x > 0 ? 1 : 0),
+  };
+  const fns = { gelu, tanh, relu };
+  try {
+    for (const device of [shared, fallback]) {
+      const n = 37; // odd: the last word holds one half
+      const xs = randomArray(n, 5, -3, 3);
+      const gs = randomArray(n, 6);
+      for (const op of ["gelu", "tanh", "relu"] as const) {
+        const x = Tensor.from(device, xs, [n], { requiresGrad: true });
+        const g = Tensor.from(device, gs, [n]);
+        const y = halfSaves(() => fns[op](x));
+        y.backward(g);
+        const got = await x.grad!.toArray();
+        const expected = Array.from(xs, (v, i) => gs[i] * grad[op](half(v)));
+        for (let i = 0; i < n; i++) {
+          assert(
+            Math.abs(got[i] - expected[i]) <= 1e-5 * Math.max(1, Math.abs(expected[i])),
+            `${op} on ${device.describe()}: dx[${i}] = ${got[i]}, expected ${expected[i]} ` +
+              `(x = ${xs[i]}, f16 ${half(xs[i])})`,
+          );
+        }
+        [x, g, y].forEach((t) => t.dispose());
+      }
+    }
+    if (!shared.shaderF16) {
+      console.log(`note: ${shared.describe()} has no shader-f16: only the unpack path ran`);
+    }
+  } finally {
+    fallback.destroy();
+  }
 });

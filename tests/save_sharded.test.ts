@@ -7,6 +7,7 @@ import { LlamaForCausalLM } from "../src/models/llama/modeling_llama.ts";
 import { BertForSequenceClassification } from "../src/models/bert/modeling_bert.ts";
 import type { PreTrainedModel } from "../src/models/modeling_utils.ts";
 import { testDevice } from "./helpers/gpu.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}/`, import.meta.url));
 
@@ -65,8 +66,7 @@ async function params(model: PreTrainedModel): Promise<Map<string, Float32Array>
 
 Deno.test("save_pretrained max_shard_size: tiny llama and BERT round trip through shards, index content, stale files removed", async () => {
   const device = await testDevice();
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const cases = [
       ["llama_tiny", LlamaForCausalLM, "llama"],
       ["bert_tiny", BertForSequenceClassification, "bert"],
@@ -137,7 +137,5 @@ Deno.test("save_pretrained max_shard_size: tiny llama and BERT round trip throug
       await assert.rejects(() => Deno.stat(fresh), Deno.errors.NotFound);
       model.dispose();
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

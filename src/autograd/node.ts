@@ -51,6 +51,20 @@ export class SavedTensor {
   }
 
   /**
+   * The tensor as kept, without unpacking: the packed-f16 copy for a half save (dtype "f16"),
+   * for backward kernels that read halves directly; otherwise the same as `tensor`.
+   * @throws {Error} after release.
+   */
+  get kept(): Tensor {
+    if (!this.#t) {
+      throw new Error(
+        "Trying to backward through the graph a second time: saved tensors were already freed",
+      );
+    }
+    return this.#t;
+  }
+
+  /**
    * The storage kept (the packed copy for an f16 save), for memory accounting and listings:
    * several saves may share one storage. Null after release.
    */

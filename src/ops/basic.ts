@@ -4,6 +4,7 @@ import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { accumulate, BINARY, copyInto, elementwise, fill, UNARY } from "../tensor/elementwise.ts";
 import { sumRows } from "./reduce.ts";
+import { activationBackwardHalf } from "./activation_half.ts";
 
 export { accumulate };
 
@@ -134,7 +135,10 @@ function activation(x: Tensor, op: "tanh" | "gelu" | "relu", name: string): Tens
   return record(out, [x], name, (save) => {
     const sx = save(x, { half: true });
     return (g) => [
-      elementwise("unary_backward", UNARY[op], Tensor.empty(x.device, x.shape), sx.tensor, g),
+      // A packed-f16 save is read as halves: no f32 copy of x in backward.
+      sx.isHalf
+        ? activationBackwardHalf(op, sx.kept, g)
+        : elementwise("unary_backward", UNARY[op], Tensor.empty(x.device, x.shape), sx.tensor, g),
     ];
   });
 }
