@@ -13,15 +13,15 @@
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<storage, read_write> stats: array<f32>;
 
-// backward_input: x, weight, stats, dy → dx
-@group(0) @binding(1) var<storage, read> bx: array<f32>;
+// backward_input: x, weight, stats, dy → dx. x is binding 1 `bx`, read as ldBX(i), and in
+// backward_params binding 1 `px`, read as ldPX(i): both declared by src/ops/layernorm.ts in front
+// of this file (f32, or an f16 saved input read as halves without an f32 copy).
 @group(0) @binding(2) var<storage, read> bweight: array<f32>;
 @group(0) @binding(3) var<storage, read> bstats: array<f32>;
 @group(0) @binding(4) var<storage, read> bdy: array<f32>;
 @group(0) @binding(5) var<storage, read_write> bdx: array<f32>;
 
 // backward_params: x, stats, dy → partial dweight, partial dbias ([chunks, C] each)
-@group(0) @binding(1) var<storage, read> px: array<f32>;
 @group(0) @binding(2) var<storage, read> pstats: array<f32>;
 @group(0) @binding(3) var<storage, read> pdy: array<f32>;
 @group(0) @binding(4) var<storage, read_write> pdw: array<f32>;
@@ -67,13 +67,13 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   var acc = vec2f(0.0);
   for (var c = lid; c < p.cols; c += WG) {
     let g = bdy[base + c] * bweight[c];
-    let xh = (bx[base + c] - mean) * rstd;
+    let xh = (ldBX(base + c) - mean) * rstd;
     acc += vec2f(g, g * xh);
   }
   let sums = reduce_sum2(lid, acc) / f32(p.cols);
   for (var c = lid; c < p.cols; c += WG) {
     let g = bdy[base + c] * bweight[c];
-    let xh = (bx[base + c] - mean) * rstd;
+    let xh = (ldBX(base + c) - mean) * rstd;
     bdx[base + c] = rstd * (g - sums.x - xh * sums.y);
   }
 }
@@ -89,7 +89,7 @@ fn backward_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
   var db = 0.0;
   for (var r = rows.x; r < rows.y; r++) {
     let g = pdy[r * p.cols + c];
-    let xh = (px[r * p.cols + c] - pstats[2u * r]) * pstats[2u * r + 1u];
+    let xh = (ldPX(r * p.cols + c) - pstats[2u * r]) * pstats[2u * r + 1u];
     dw += g * xh;
     db += g;
   }

@@ -13,15 +13,15 @@
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<storage, read_write> rstd: array<f32>;
 
-// backward_input: x, weight, rstd, dy → dx
-@group(0) @binding(1) var<storage, read> bx: array<f32>;
+// backward_input: x, weight, rstd, dy → dx. x is binding 1 `bx`, read as ldBX(i), and in
+// backward_params binding 1 `px`, read as ldPX(i): both declared by src/ops/rmsnorm.ts in front
+// of this file (f32, or an f16 saved input read as halves without an f32 copy).
 @group(0) @binding(2) var<storage, read> bweight: array<f32>;
 @group(0) @binding(3) var<storage, read> brstd: array<f32>;
 @group(0) @binding(4) var<storage, read> bdy: array<f32>;
 @group(0) @binding(5) var<storage, read_write> bdx: array<f32>;
 
 // backward_params: x, rstd, dy → partial dweight [chunks, C]
-@group(0) @binding(1) var<storage, read> px: array<f32>;
 @group(0) @binding(2) var<storage, read> prstd: array<f32>;
 @group(0) @binding(3) var<storage, read> pdy: array<f32>;
 @group(0) @binding(4) var<storage, read_write> pdw: array<f32>;
@@ -57,11 +57,11 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   let r = brstd[row];
   var acc = 0.0;
   for (var c = lid; c < p.cols; c += WG) {
-    acc += bdy[base + c] * bweight[c] * bx[base + c] * r;
+    acc += bdy[base + c] * bweight[c] * ldBX(base + c) * r;
   }
   let m = reduce_sum(lid, acc) / f32(p.cols);
   for (var c = lid; c < p.cols; c += WG) {
-    let xh = bx[base + c] * r;
+    let xh = ldBX(base + c) * r;
     bdx[base + c] = r * (bdy[base + c] * bweight[c] - xh * m);
   }
 }
@@ -74,7 +74,7 @@ fn backward_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
   let rows = chunk_rows(wid.y);
   var dw = 0.0;
   for (var r = rows.x; r < rows.y; r++) {
-    dw += pdy[r * p.cols + c] * px[r * p.cols + c] * prstd[r];
+    dw += pdy[r * p.cols + c] * ldPX(r * p.cols + c) * prstd[r];
   }
   pdw[wid.y * p.cols + c] = dw;
 }

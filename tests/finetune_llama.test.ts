@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { testDevice } from "./helpers/gpu.ts";
-import { LlamaConfig } from "../src/models/llama/config.ts";
-import { LlamaForCausalLM } from "../src/models/llama/modeling_llama.ts";
 import { trainByteLevelBPE } from "../src/data/bpe_train.ts";
 import { AutoTokenizer } from "../src/data/auto_tokenizer.ts";
 import { loadSafetensors } from "../src/io/safetensors.ts";
@@ -13,6 +11,7 @@ import {
   runInstructionTuning,
 } from "../src/train/instruct.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
+import { saveTinyLlama } from "./helpers/tiny_llama.ts";
 
 const ROWS = [
   { instruction: "Name a color.", input: "", output: "Blue." },
@@ -28,7 +27,6 @@ const ROWS = [
 
 /** A tiny LLaMA with a byte-level BPE tokenizer trained on the rows, in `dir`. */
 async function tinyLlama(dir: string): Promise<string> {
-  const device = await testDevice();
   const texts = ROWS.map((r) => JSON.stringify(r));
   const json = trainByteLevelBPE(texts, { vocab_size: 300, special_tokens: ["<|eos|>"] });
   await Deno.mkdir(dir, { recursive: true });
@@ -37,20 +35,7 @@ async function tinyLlama(dir: string): Promise<string> {
     join(dir, "tokenizer_config.json"),
     JSON.stringify({ bos_token: "<|eos|>", eos_token: "<|eos|>", pad_token: "<|eos|>" }),
   );
-  const config = new LlamaConfig({
-    vocab_size: 300,
-    hidden_size: 16,
-    intermediate_size: 24,
-    num_hidden_layers: 1,
-    num_attention_heads: 2,
-    num_key_value_heads: 1,
-    max_position_embeddings: 512,
-    eos_token_id: 0,
-    bos_token_id: 0,
-  });
-  const model = new LlamaForCausalLM(device, config, { seed: 1 });
-  await model.save_pretrained(dir);
-  model.dispose();
+  await saveTinyLlama(dir, { vocab_size: 300, max_position_embeddings: 512 }, 1);
   return dir;
 }
 

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { fromHalf, toHalf } from "../src/ops/half.ts";
-import { randomArray, testDevice } from "./helpers/gpu.ts";
+import { assertClose, randomArray, testDevice } from "./helpers/gpu.ts";
+import { layerNorm } from "../src/ops/layernorm.ts";
+import { rmsNorm } from "../src/ops/rmsnorm.ts";
 import { Device } from "../src/runtime/device.ts";
 import { halfSaves } from "../src/autograd/half_saves.ts";
 import { gelu, relu, tanh } from "../src/ops/basic.ts";
@@ -93,6 +95,55 @@ Deno.test("activation backward from packed-f16 saves reads the halves (native sh
     if (!shared.shaderF16) {
       console.log(`note: ${shared.describe()} has no shader-f16: only the unpack path ran`);
     }
+  } finally {
+    fallback.destroy();
+  }
+});
+
+Deno.test("LayerNorm and RMSNorm backward from a packed-f16 saved input: within f16 rounding of the f32 gradients; native and unpack paths agree", async () => {
+  const shared = await testDevice();
+  const fallback = await Device.create({ shaderF16: false });
+  const rows = 5, cols = 37; // odd: rows start mid-word
+  const xs = randomArray(rows * cols, 7, -2, 2);
+  const ws = randomArray(cols, 8, 0.5, 1.5);
+  const bs = randomArray(cols, 9);
+  const gs = randomArray(rows * cols, 10);
+  const grads = async (device: Device, half: boolean) => {
+    const x = Tensor.from(device, xs, [rows, cols], { requiresGrad: true });
+    const w = Tensor.from(device, ws, [cols], { requiresGrad: true });
+    const b = Tensor.from(device, bs, [cols], { requiresGrad: true });
+    const g = Tensor.from(device, gs, [rows, cols]);
+    const y = halfSaves(() => layerNorm(x, w, b, 1e-5), half);
+    y.backward(g);
+    const out = await Promise.all([x.grad!.toArray(), w.grad!.toArray(), b.grad!.toArray()]);
+    // RMSNorm on the same data: dx and dweight.
+    const x2 = Tensor.from(device, xs, [rows, cols], { requiresGrad: true });
+    const w2 = Tensor.from(device, ws, [cols], { requiresGrad: true });
+    const y2 = halfSaves(() => rmsNorm(x2, w2, 1e-6), half);
+    y2.backward(g);
+    out.push(...await Promise.all([x2.grad!.toArray(), w2.grad!.toArray()]));
+    [x, w, b, g, y, x2, w2, y2].forEach((t) => t.dispose());
+    return out;
+  };
+  try {
+    const exact = await grads(shared, false);
+    const native = await grads(shared, true);
+    const packed = await grads(fallback, true);
+    ["LayerNorm dx", "LayerNorm dweight", "LayerNorm dbias", "RMSNorm dx", "RMSNorm dweight"]
+      .forEach((what, i) => {
+        const max = Math.max(...exact[i].map(Math.abs));
+        // f16 rounding of x (relative 2⁻¹¹) through x̂: a few 1e-3 of the gradient's scale.
+        assertClose(packed[i], exact[i], {
+          rtol: 0,
+          atol: 5e-3 * max,
+          what: `${what} (unpack path)`,
+        });
+        assertClose(native[i], packed[i], {
+          rtol: 1e-5,
+          atol: 1e-6 * max,
+          what: `${what} native vs unpack`,
+        });
+      });
   } finally {
     fallback.destroy();
   }

@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { trainByteLevelBPE } from "../src/data/bpe_train.ts";
-import { LlamaConfig } from "../src/models/llama/config.ts";
-import { LlamaForCausalLM } from "../src/models/llama/modeling_llama.ts";
 import { TextGenerationPipeline } from "../src/pipelines/text_generation.ts";
 import { pipeline } from "../src/pipelines/pipeline.ts";
 import { pickToken } from "../src/models/llama/generate.ts";
 import { mulberry32 } from "../src/util/rng.ts";
 import { testDevice } from "./helpers/gpu.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
+import { saveTinyLlama } from "./helpers/tiny_llama.ts";
 
 Deno.test("text-generation pipeline: left-padded batches continue as single prompts; chats use the template", async () => {
   const device = await testDevice();
@@ -29,19 +28,14 @@ Deno.test("text-generation pipeline: left-padded batches continue as single prom
           "{% endif %}",
       }),
     );
-    const config = new LlamaConfig({
+    await saveTinyLlama(dir, {
       vocab_size: 280,
       hidden_size: 32,
       intermediate_size: 48,
       num_hidden_layers: 2,
       num_attention_heads: 4,
       num_key_value_heads: 2,
-      bos_token_id: 0,
-      eos_token_id: 0,
-    });
-    const model = new LlamaForCausalLM(device, config, { seed: 5 });
-    await model.save_pretrained(dir);
-    model.dispose();
+    }, 5);
     const generator = await TextGenerationPipeline.from_pretrained(dir, { device });
     const opts = { max_new_tokens: 6, eos_token_id: null };
     const one = await generator.call("the cat sat on", opts) as { generated_text: string }[];

@@ -78,6 +78,13 @@ async function run(): Promise<number> {
         }; console: ${consoleLines.slice(-10).join(" | ") || "empty"}`,
       );
     });
+    // After Stop (or the last step) the page publishes the run's result.
+    const resultReady = () =>
+      page.waitForFunction(
+        () => (globalThis as unknown as { veloraPage: PageState }).veloraPage.result !== null,
+        undefined,
+        { timeout: 60_000 },
+      );
     let s = await state();
     if (!s.ready) throw new Error(`the page has no WebGPU device: ${s.error}`);
     await page.fill("#max-steps", String(steps));
@@ -94,11 +101,7 @@ async function run(): Promise<number> {
       if (s.result) break;
       if (performance.now() > deadline) {
         await page.click("#stop");
-        await page.waitForFunction(
-          () => (globalThis as unknown as { veloraPage: PageState }).veloraPage.result !== null,
-          undefined,
-          { timeout: 60_000 },
-        );
+        await resultReady();
         s = await state();
         break;
       }
@@ -155,11 +158,7 @@ async function run(): Promise<number> {
       throw new Error(`training on the picked file failed: ${(await state()).error}`);
     }
     await page.click("#stop");
-    await page.waitForFunction(
-      () => (globalThis as unknown as { veloraPage: PageState }).veloraPage.result !== null,
-      undefined,
-      { timeout: 60_000 },
-    );
+    await resultReady();
     const picked = await state();
     if (!picked.result!.stopped) throw new Error("Stop did not stop the run");
     const info = await page.textContent("#data-info");

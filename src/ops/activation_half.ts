@@ -7,23 +7,15 @@
 import elementwiseSrc from "../../kernels/elementwise.wgsl" with { type: "text" };
 import src from "../../kernels/activation_half.wgsl" with { type: "text" };
 import { defineKernel, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { elementReader, enableFor } from "../runtime/half_read.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { UNARY } from "../tensor/elementwise.ts";
 
-// Binding 1 and ldX(i): the two ways to read element i of a packed-f16 tensor.
-const PACKED = "@group(0) @binding(1) var<storage, read> xh: array<u32>;\n" +
-  "fn ldX(i: u32) -> f32 { let w = unpack2x16float(xh[i >> 1u]); " +
-  "return select(w.x, w.y, (i & 1u) == 1u); }\n";
-const NATIVE = "@group(0) @binding(1) var<storage, read> xh: array<f16>;\n" +
-  "fn ldX(i: u32) -> f32 { return f32(xh[i]); }\n";
-
 function declare(native: boolean) {
+  const kind = native ? "f16native" : "f16";
   return defineKernel({
     name: `activation_half${native ? "_native" : ""}.wgsl`,
-    // `enable` must precede every declaration.
-    code: (native ? "enable f16;\n" : "") + GRID_WGSL + elementwiseSrc +
-      (native ? NATIVE : PACKED) +
-      src,
+    code: enableFor(kind) + GRID_WGSL + elementwiseSrc + elementReader(kind, "xh", 1, "ldX") + src,
     entryPoint: "unary_backward_half",
     bindings: ["xh", "b", "out"],
     uniforms: ["n"],

@@ -5,27 +5,41 @@ import rowReduce from "../../kernels/row_reduce.wgsl" with { type: "text" };
 import normParams from "../../kernels/norm_params.wgsl" with { type: "text" };
 
 import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { elementReader, enableFor, type ReadKind, readKind } from "../runtime/half_read.ts";
 import { rowThreads } from "../runtime/launch.ts";
 import { chunkedColumnSums } from "./column_chunks.ts";
 
-/** The kernel with the shared grid indexing, parameters and workgroup reductions prepended. */
-const code = GRID_WGSL + normParams + rowReduce + body;
-const K = defineKernels("layernorm.wgsl", code, {
-  forward: {
-    bindings: ["x", "weight", "bias", "y", "stats"],
-    uniforms: ["rows", "cols", "eps"],
-    constants: ["WG"],
-  },
-  backward_input: {
-    bindings: ["bx", "bweight", "bstats", "bdy", "bdx"],
-    uniforms: ["rows", "cols"],
-    constants: ["WG"],
-  },
-  backward_params: {
-    bindings: ["px", "pstats", "pdy", "pdw", "pdb"],
-    uniforms: ["rows", "cols", "chunk"],
-  },
+/**
+ * The kernels with the shared grid indexing, parameters and workgroup reductions prepended, and
+ * the backward's x (`bx`, `px`) declared for how it is kept: f32, or an f16 save read as halves
+ * (packed u32 words, or `array<f16>` with shader-f16), so backward needs no f32 copy of it.
+ */
+function declare(kind: ReadKind) {
+  const code = enableFor(kind) + GRID_WGSL + normParams + rowReduce +
+    elementReader(kind, "bx", 1, "ldBX") + elementReader(kind, "px", 1, "ldPX") + body;
+  return defineKernels(`layernorm${kind === "f32" ? "" : `_${kind}`}.wgsl`, code, {
+    forward: {
+      bindings: ["x", "weight", "bias", "y", "stats"],
+      uniforms: ["rows", "cols", "eps"],
+      constants: ["WG"],
+    },
+    backward_input: {
+      bindings: ["bx", "bweight", "bstats", "bdy", "bdx"],
+      uniforms: ["rows", "cols"],
+      constants: ["WG"],
+    },
+    backward_params: {
+      bindings: ["px", "pstats", "pdy", "pdw", "pdb"],
+      uniforms: ["rows", "cols", "chunk"],
+    },
+  });
+}
+const KERNELS = Object.freeze({
+  f32: declare("f32"),
+  f16: declare("f16"),
+  f16native: declare("f16native"),
 });
+const K = KERNELS.f32;
 
 function checkF32(t: Tensor, what: string): void {
   if (t.dtype !== "f32") {
@@ -77,13 +91,15 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12):
     const ss = save(stats);
     const sw = x.requiresGrad ? save(weight) : null;
     return (g) => {
-      const xs = sx.tensor;
+      // An f16 save is read as halves (no f32 copy of x).
+      const xs = sx.kept;
+      const KB = KERNELS[readKind(device, xs.dtype)];
       const st = ss.tensor;
       let dx: Tensor | null = null;
       if (sw) {
         dx = Tensor.empty(device, x.shape);
         if (rows > 0) {
-          K.backward_input.launch(device, {
+          KB.backward_input.launch(device, {
             bindings: { bx: xs, bweight: sw.tensor, bstats: st, bdy: g, bdx: dx },
             uniforms: { rows, cols },
             constants: { WG: rowThreads(cols) },
@@ -93,7 +109,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12):
       }
       if (!weight.requiresGrad && !bias.requiresGrad) return [dx, null, null];
       // Unwanted results are freed by the engine's tidy.
-      const [dw, db] = paramGrads(xs, st, g, rows, cols);
+      const [dw, db] = paramGrads(KB, xs, st, g, rows, cols);
       return [dx, weight.requiresGrad ? dw : null, bias.requiresGrad ? db : null];
     };
   });
@@ -103,6 +119,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12):
 
 /** dweight, dbias [C]: per-chunk partial column sums, then a column sum over the chunks. */
 function paramGrads(
+  KB: typeof K,
   x: Tensor,
   stats: Tensor,
   g: Tensor,
@@ -110,7 +127,7 @@ function paramGrads(
   cols: number,
 ): Tensor[] {
   return chunkedColumnSums(x.device, rows, cols, 2, ([pdw, pdb], chunk, workgroups) => {
-    K.backward_params.launch(x.device, {
+    KB.backward_params.launch(x.device, {
       bindings: { px: x, pstats: stats, pdy: g, pdw, pdb },
       uniforms: { rows, cols, chunk },
       workgroups,

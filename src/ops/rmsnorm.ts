@@ -4,24 +4,41 @@ import body from "../../kernels/rmsnorm.wgsl" with { type: "text" };
 import rowReduce from "../../kernels/row_reduce.wgsl" with { type: "text" };
 import normParams from "../../kernels/norm_params.wgsl" with { type: "text" };
 import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { elementReader, enableFor, type ReadKind, readKind } from "../runtime/half_read.ts";
 import { rowThreads } from "../runtime/launch.ts";
 import { chunkedColumnSums } from "./column_chunks.ts";
 
-/** The kernel with the shared grid indexing, parameters and workgroup reductions prepended. */
-const code = GRID_WGSL + normParams + rowReduce + body;
-const K = defineKernels("rmsnorm.wgsl", code, {
-  forward: {
-    bindings: ["x", "weight", "y", "rstd"],
-    uniforms: ["rows", "cols", "eps"],
-    constants: ["WG"],
-  },
-  backward_input: {
-    bindings: ["bx", "bweight", "brstd", "bdy", "bdx"],
-    uniforms: ["rows", "cols"],
-    constants: ["WG"],
-  },
-  backward_params: { bindings: ["px", "prstd", "pdy", "pdw"], uniforms: ["rows", "cols", "chunk"] },
+/**
+ * The kernels with the shared grid indexing, parameters and workgroup reductions prepended, and
+ * the backward's x (`bx`, `px`) declared for how it is kept: f32, or an f16 save read as halves
+ * (packed u32 words, or `array<f16>` with shader-f16), so backward needs no f32 copy of it.
+ */
+function declare(kind: ReadKind) {
+  const code = enableFor(kind) + GRID_WGSL + normParams + rowReduce +
+    elementReader(kind, "bx", 1, "ldBX") + elementReader(kind, "px", 1, "ldPX") + body;
+  return defineKernels(`rmsnorm${kind === "f32" ? "" : `_${kind}`}.wgsl`, code, {
+    forward: {
+      bindings: ["x", "weight", "y", "rstd"],
+      uniforms: ["rows", "cols", "eps"],
+      constants: ["WG"],
+    },
+    backward_input: {
+      bindings: ["bx", "bweight", "brstd", "bdy", "bdx"],
+      uniforms: ["rows", "cols"],
+      constants: ["WG"],
+    },
+    backward_params: {
+      bindings: ["px", "prstd", "pdy", "pdw"],
+      uniforms: ["rows", "cols", "chunk"],
+    },
+  });
+}
+const KERNELS = Object.freeze({
+  f32: declare("f32"),
+  f16: declare("f16"),
+  f16native: declare("f16native"),
 });
+const K = KERNELS.f32;
 
 /**
  * Root-mean-square normalisation over the last axis, as HF `LlamaRMSNorm` (Zhang & Sennrich
@@ -68,12 +85,15 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
     const sr = save(rstd);
     const sw = x.requiresGrad ? save(weight) : null;
     return (g) => {
+      // An f16 save is read as halves (no f32 copy of x).
+      const xs = sx.kept;
+      const KB = KERNELS[readKind(device, xs.dtype)];
       let dx: Tensor | null = null;
       if (sw) {
         dx = Tensor.empty(device, x.shape);
         if (rows > 0) {
-          K.backward_input.launch(device, {
-            bindings: { bx: sx.tensor, bweight: sw.tensor, brstd: sr.tensor, bdy: g, bdx: dx },
+          KB.backward_input.launch(device, {
+            bindings: { bx: xs, bweight: sw.tensor, brstd: sr.tensor, bdy: g, bdx: dx },
             uniforms: { rows, cols },
             constants: { WG: wg },
             workgroups: grid1d(rows, 1),
@@ -81,7 +101,7 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
         }
       }
       if (!weight.requiresGrad) return [dx, null];
-      return [dx, weightGrad(sx.tensor, sr.tensor, g, rows, cols)];
+      return [dx, weightGrad(KB, xs, sr.tensor, g, rows, cols)];
     };
   });
   rstd.dispose();
@@ -89,9 +109,16 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
 }
 
 /** dweight [C]: per-chunk partial column sums of dy · x̂, then a column sum over the chunks. */
-function weightGrad(x: Tensor, rstd: Tensor, g: Tensor, rows: number, cols: number): Tensor {
+function weightGrad(
+  KB: typeof K,
+  x: Tensor,
+  rstd: Tensor,
+  g: Tensor,
+  rows: number,
+  cols: number,
+): Tensor {
   return chunkedColumnSums(x.device, rows, cols, 1, ([pdw], chunk, workgroups) => {
-    K.backward_params.launch(x.device, {
+    KB.backward_params.launch(x.device, {
       bindings: { px: x, prstd: rstd, pdy: g, pdw },
       uniforms: { rows, cols, chunk },
       workgroups,
