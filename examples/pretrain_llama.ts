@@ -34,7 +34,7 @@ Flags:
   --mode MODE            full | velora | checkpointing | lean | all (default velora)
                          lean: VeLoRA on every linear input + recomputed attention + f16 saved
                          activations + logits recomputed in backward (the least memory)
-  --max-steps N          optimizer steps (default 300)
+  --max-steps N          optimizer steps (default 150)
   --batch-size N         rows per step (default 8)
   --seq-len N            tokens per row (default 128)
   --lr X                 peak learning rate, warm-up 10% then cosine to 10% (default 2e-3)
@@ -99,7 +99,7 @@ if (!(lr > 0)) {
 }
 const o = {
   config,
-  maxSteps: int("max-steps", f["max-steps"], 300),
+  maxSteps: int("max-steps", f["max-steps"], 150),
   batchSize: int("batch-size", f["batch-size"], 8),
   seqLen: int("seq-len", f["seq-len"], 128, 2),
   lr,
