@@ -15,8 +15,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 // backward: gate, up, dy → dgate, dup
-@group(0) @binding(1) var<storage, read> bgate: array<f32>;
-@group(0) @binding(2) var<storage, read> bup: array<f32>;
+// bgate (binding 1) and bup (binding 2), read as ldG(i) / ldU(i), are declared by
+// src/ops/swiglu.ts in front of this file: f32, or f16 saves read as halves (no f32 copies).
 @group(0) @binding(3) var<storage, read> bdy: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dgate: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dup: array<f32>;
@@ -40,9 +40,9 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid
             @builtin(num_workgroups) nwg: vec3u) {
   let i = grid_index(wid, lid, nwg, 256u);
   if (i >= p.n) { return; }
-  let g = bgate[i];
+  let g = ldG(i);
   let s = sigmoid(g);
   let dy = bdy[i];
-  dgate[i] = dy * bup[i] * s * (1.0 + g * (1.0 - s));
+  dgate[i] = dy * ldU(i) * s * (1.0 + g * (1.0 - s));
   dup[i] = dy * g * s;
 }

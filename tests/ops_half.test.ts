@@ -4,6 +4,7 @@ import { fromHalf, toHalf } from "../src/ops/half.ts";
 import { assertClose, randomArray, testDevice } from "./helpers/gpu.ts";
 import { layerNorm } from "../src/ops/layernorm.ts";
 import { rmsNorm } from "../src/ops/rmsnorm.ts";
+import { swiglu } from "../src/ops/swiglu.ts";
 import { Device } from "../src/runtime/device.ts";
 import { halfSaves } from "../src/autograd/half_saves.ts";
 import { gelu, relu, tanh } from "../src/ops/basic.ts";
@@ -100,7 +101,7 @@ Deno.test("activation backward from packed-f16 saves reads the halves (native sh
   }
 });
 
-Deno.test("LayerNorm and RMSNorm backward from a packed-f16 saved input: within f16 rounding of the f32 gradients; native and unpack paths agree", async () => {
+Deno.test("LayerNorm, RMSNorm and SwiGLU backward from a packed-f16 saved input: within f16 rounding of the f32 gradients; native and unpack paths agree", async () => {
   const shared = await testDevice();
   const fallback = await Device.create({ shaderF16: false });
   const rows = 5, cols = 37; // odd: rows start mid-word
@@ -122,14 +123,28 @@ Deno.test("LayerNorm and RMSNorm backward from a packed-f16 saved input: within 
     const y2 = halfSaves(() => rmsNorm(x2, w2, 1e-6), half);
     y2.backward(g);
     out.push(...await Promise.all([x2.grad!.toArray(), w2.grad!.toArray()]));
-    [x, w, b, g, y, x2, w2, y2].forEach((t) => t.dispose());
+    // SwiGLU with gate = x, up = dy's data: dgate and dup.
+    const gate = Tensor.from(device, xs, [rows, cols], { requiresGrad: true });
+    const up = Tensor.from(device, gs, [rows, cols], { requiresGrad: true });
+    const y3 = halfSaves(() => swiglu(gate, up), half);
+    y3.backward(g);
+    out.push(...await Promise.all([gate.grad!.toArray(), up.grad!.toArray()]));
+    [x, w, b, g, y, x2, w2, y2, gate, up, y3].forEach((t) => t.dispose());
     return out;
   };
   try {
     const exact = await grads(shared, false);
     const native = await grads(shared, true);
     const packed = await grads(fallback, true);
-    ["LayerNorm dx", "LayerNorm dweight", "LayerNorm dbias", "RMSNorm dx", "RMSNorm dweight"]
+    [
+      "LayerNorm dx",
+      "LayerNorm dweight",
+      "LayerNorm dbias",
+      "RMSNorm dx",
+      "RMSNorm dweight",
+      "SwiGLU dgate",
+      "SwiGLU dup",
+    ]
       .forEach((what, i) => {
         const max = Math.max(...exact[i].map(Math.abs));
         // f16 rounding of x (relative 2⁻¹¹) through x̂: a few 1e-3 of the gradient's scale.

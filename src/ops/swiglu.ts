@@ -2,11 +2,23 @@ import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import src from "../../kernels/swiglu.wgsl" with { type: "text" };
 import { defineKernels, grid1d, GRID_WGSL } from "../runtime/kernel.ts";
+import { elementReader, enableFor, type ReadKind, readKind } from "../runtime/half_read.ts";
 
-const K = defineKernels("swiglu.wgsl", GRID_WGSL + src, {
-  forward: { bindings: ["gate", "up", "out"], uniforms: ["n"] },
-  backward: { bindings: ["bgate", "bup", "bdy", "dgate", "dup"], uniforms: ["n"] },
+/** The kernels, with backward's gate and up declared for how they are kept (f32 or f16 saves). */
+function declare(kind: ReadKind) {
+  const code = enableFor(kind) + GRID_WGSL + elementReader(kind, "bgate", 1, "ldG") +
+    elementReader(kind, "bup", 2, "ldU") + src;
+  return defineKernels(`swiglu${kind === "f32" ? "" : `_${kind}`}.wgsl`, code, {
+    forward: { bindings: ["gate", "up", "out"], uniforms: ["n"] },
+    backward: { bindings: ["bgate", "bup", "bdy", "dgate", "dup"], uniforms: ["n"] },
+  });
+}
+const KERNELS = Object.freeze({
+  f32: declare("f32"),
+  f16: declare("f16"),
+  f16native: declare("f16native"),
 });
+const K = KERNELS.f32;
 
 /**
  * SwiGLU (Shazeer 2020, "GLU Variants Improve Transformer"), HF `LlamaMLP`'s
@@ -41,9 +53,13 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
     return (g) => {
       const dg = Tensor.empty(device, gate.shape);
       const du = Tensor.empty(device, up.shape);
+      // f16 saves are read as halves (no f32 copies); both saves share one kind (same dtype,
+      // same size, same halfSaves scope).
+      const [kg, ku] = [sg.kept, su.kept];
+      if (kg.dtype !== ku.dtype) throw new Error("swiglu: gate and up were saved differently");
       if (n > 0) {
-        K.backward.launch(device, {
-          bindings: { bgate: sg.tensor, bup: su.tensor, bdy: g, dgate: dg, dup: du },
+        KERNELS[readKind(device, kg.dtype)].backward.launch(device, {
+          bindings: { bgate: kg, bup: ku, bdy: g, dgate: dg, dup: du },
           uniforms: { n },
           workgroups: grid1d(n),
         });
