@@ -8,6 +8,7 @@ import { swiglu } from "../src/ops/swiglu.ts";
 import { Device } from "../src/runtime/device.ts";
 import { halfSaves } from "../src/autograd/half_saves.ts";
 import { gelu, relu, tanh } from "../src/ops/basic.ts";
+import { erf } from "./helpers/erf.ts";
 
 /** Round-to-nearest-even f16 value of x (f64 reference, normal and subnormal range). */
 function half(x: number): number {
@@ -46,24 +47,6 @@ Deno.test("toHalf / fromHalf: round to nearest f16, odd lengths, empty", async (
 Deno.test("activation backward from packed-f16 saves reads the halves (native shader-f16 and unpack paths) and matches an f64 reference", async () => {
   const shared = await testDevice();
   const fallback = await Device.create({ shaderF16: false });
-  const erf = (x: number) => {
-    // Abramowitz & Stegun 7.1.26 is too coarse for 1e-5; a series/continued fraction instead.
-    const z = Math.abs(x);
-    let r: number;
-    if (z < 2.5) {
-      let term = z, sum = z;
-      for (let n = 1; n < 80; n++) {
-        term *= -z * z / n;
-        sum += term / (2 * n + 1);
-      }
-      r = (2 / Math.sqrt(Math.PI)) * sum;
-    } else {
-      let f = z;
-      for (let n = 60; n >= 1; n--) f = z + (n / 2) / f;
-      r = 1 - Math.exp(-z * z) / Math.sqrt(Math.PI) / f;
-    }
-    return x < 0 ? -r : r;
-  };
   const grad = {
     gelu: (x: number) =>
       0.5 * (1 + erf(x / Math.SQRT2)) + x * Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI),
