@@ -5,6 +5,10 @@
 //               stats[N]; NaN when every row is ignored (PyTorch's 0/0).
 //  ce_backward: one invocation per logit: dx = g · (exp(x − lse) − onehot) / count, 0 for ignored
 //               rows, NaN for rows with an out-of-range label.
+//  ce_delta:    the same without the factor g / count (fused linear cross-entropy computes its
+//               gradients in the forward, before g and the count of all chunks are known).
+//  ce_scale:    in place, buf ·= g / count (0 when count is 0: every row ignored), applying that
+//               factor in backward.
 // MSE: mse_diff d = pred − target; the mean of d² comes from reduce.wgsl; mse_backward
 // out = alpha · g · d.
 
@@ -35,6 +39,11 @@ const WG: u32 = 128u;
 @group(0) @binding(3) var<storage, read> bstats: array<f32>;
 @group(0) @binding(4) var<storage, read> bg: array<f32>;
 @group(0) @binding(5) var<storage, read_write> bdx: array<f32>;
+
+// ce_scale: buf ← buf · sg[0] / scount[0]
+@group(0) @binding(1) var<storage, read_write> sbuf: array<f32>;
+@group(0) @binding(2) var<storage, read> sgs: array<f32>;
+@group(0) @binding(3) var<storage, read> scount: array<f32>;
 
 // mse_diff: pred, target (tgt) → d
 @group(0) @binding(1) var<storage, read> pred: array<f32>;
@@ -94,11 +103,8 @@ fn ce_mean(@builtin(local_invocation_id) lid3: vec3u) {
   }
 }
 
-@compute @workgroup_size(256)
-fn ce_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
-               @builtin(num_workgroups) nwg: vec3u) {
-  let i = grid_index(wid, lid, nwg, 256u);
-  if (i >= p.n) { return; }
+// scale · (softmax − onehot) of logit i (0 on an ignored row, NaN for an out-of-range label).
+fn ce_grad(i: u32, scale: f32) -> f32 {
   let row = i / p.cols;
   let c = i - row * p.cols;
   let label = labels[row];
@@ -106,12 +112,37 @@ fn ce_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) 
   if (label != bitcast<i32>(p.ignore)) {
     if (label >= 0 && u32(label) < p.cols) {
       let prob = exp(logits[i] - bstats[row]);
-      d = (prob - select(0.0, 1.0, u32(label) == c)) * bg[0] / bstats[p.n / p.cols];
+      d = (prob - select(0.0, 1.0, u32(label) == c)) * scale;
     } else {
       d = nan();
     }
   }
-  bdx[i] = d;
+  return d;
+}
+
+@compute @workgroup_size(256)
+fn ce_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+               @builtin(num_workgroups) nwg: vec3u) {
+  let i = grid_index(wid, lid, nwg, 256u);
+  if (i >= p.n) { return; }
+  bdx[i] = ce_grad(i, bg[0] / bstats[p.n / p.cols]);
+}
+
+@compute @workgroup_size(256)
+fn ce_delta(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+            @builtin(num_workgroups) nwg: vec3u) {
+  let i = grid_index(wid, lid, nwg, 256u);
+  if (i >= p.n) { return; }
+  bdx[i] = ce_grad(i, 1.0);
+}
+
+@compute @workgroup_size(256)
+fn ce_scale(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+            @builtin(num_workgroups) nwg: vec3u) {
+  let i = grid_index(wid, lid, nwg, 256u);
+  if (i >= p.n) { return; }
+  let count = scount[0];
+  sbuf[i] = select(0.0, sbuf[i] * sgs[0] / count, count > 0.0);
 }
 
 @compute @workgroup_size(256)

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { linearCrossEntropy } from "../src/ops/linear_cross_entropy.ts";
 import { tidy } from "../src/tensor/scope.ts";
+import { noGrad } from "../src/autograd/grad_mode.ts";
 import { assertClose, randomArray, rng, testDevice } from "./helpers/gpu.ts";
 import { gradcheck } from "./helpers/gradcheck.ts";
 import { forwardBackward } from "./helpers/ops.ts";
@@ -86,8 +87,8 @@ Deno.test("linearCrossEntropy: loss and x/W/b gradients match an f64 reference w
         { data: labels, shape: lead },
       ], { dyData: new Float32Array([g]) });
       const at = `${what} ${JSON.stringify(options)}`;
-      // Saves x, labels and stats [N + 1] — not the [N, V] logits.
-      assert.equal(run.savedBytes, (n * d + n + n + 1) * 4, `${at} saved bytes`);
+      // Saves dx [N, D] and the count — not the [N, V] logits; dW and db count as gradients.
+      assert.equal(run.savedBytes, (n * d + 1) * 4, `${at} saved bytes`);
       assertClose(run.y, [ref.loss], { rtol: 1e-5, atol: 1e-5, what: `${at} loss` });
       assertClose(run.grads[0]!, ref.dx, { rtol: 1e-4, atol: 1e-6, what: `${at} dx` });
       assertClose(run.grads[1]!, ref.dw, { rtol: 1e-4, atol: 1e-6, what: `${at} dW` });
@@ -138,4 +139,37 @@ Deno.test("linearCrossEntropy: finite differences; no bias; clear shape errors",
     );
   });
   for (const t of [x, w, labels]) t.dispose();
+});
+
+Deno.test("linearCrossEntropy: gradients computed in the forward are freed with a graph that is never backpropagated, skipped under noGrad, and zero when every row is ignored", async () => {
+  const device = await testDevice();
+  const [n, d, v] = [5, 7, 11];
+  const w = Tensor.from(device, randomArray(v * d, 41, -1, 1), [v, d], { requiresGrad: true });
+  const b = Tensor.from(device, randomArray(v, 42), [v], { requiresGrad: true });
+  const x = Tensor.from(device, randomArray(n * d, 43), [n, d], { requiresGrad: true });
+  const some = Tensor.from(device, new Int32Array([1, 2, 3, 4, 5]), [n], { dtype: "i32" });
+  const none = Tensor.from(device, new Int32Array(n).fill(-100), [n], { dtype: "i32" });
+  const base = { ...device.memory.byCategory };
+  const options = { returnLogits: false, chunkRows: 2 };
+  // Recorded, then dropped: dx, dW and db were made in the forward and go with the graph.
+  tidy(() => {
+    linearCrossEntropy(x, w, b, some, options);
+  });
+  assert.deepEqual(device.memory.byCategory, base, "memory after a dropped graph");
+  // Under noGrad nothing is recorded, so no gradient is computed or kept.
+  const evalLoss = noGrad(() => linearCrossEntropy(x, w, b, some, options).loss);
+  assert.deepEqual(device.memory.byCategory, { ...base, workspace: base.workspace + 4 });
+  assert.ok(Number.isFinite((await evalLoss.toArray())[0]));
+  evalLoss.dispose();
+  // Every row ignored: PyTorch's NaN loss (0/0) and zero gradients, not NaN ones.
+  const loss = linearCrossEntropy(x, w, b, none, options).loss;
+  loss.backward();
+  assert.ok(Number.isNaN((await loss.toArray())[0]));
+  for (const [name, t] of [["x", x], ["weight", w], ["bias", b]] as const) {
+    const g = await t.grad!.toArray();
+    assert.ok(g.every((e) => e === 0), `${name} gradient all zero`);
+    t.grad!.dispose();
+    t.grad = null;
+  }
+  for (const t of [loss, x, w, b, some, none]) t.dispose();
 });

@@ -2,11 +2,12 @@ import { record } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { matmulInto } from "./matmul.ts";
 import { accumulate, sumTo } from "./basic.ts";
+import { isGradEnabled } from "../autograd/grad_mode.ts";
 import {
   crossEntropyBackward,
-  crossEntropyForward,
   crossEntropyMean,
   crossEntropyRows,
+  scaleByGradOverCount,
 } from "./loss.ts";
 
 /** Options of {@linkcode linearCrossEntropy}. */
@@ -15,8 +16,8 @@ export interface LinearCrossEntropyOptions {
   ignoreIndex?: number;
   /**
    * Return the logits [..., V]. Default true. With false the logits are never materialised: the
-   * forward and the backward both work on row chunks, so besides what is saved only one chunk of
-   * logits (and its gradient) is alive at a time, and `logits` is null.
+   * forward works on row chunks, so besides what is saved only one chunk of logits (and its
+   * gradient) is alive at a time, and `logits` is null.
    */
   returnLogits?: boolean;
   /** Rows per chunk; default ⌊2²² / V⌋ (about 16 MiB of f32 logits), at least 1. */
@@ -36,20 +37,25 @@ export interface LinearCrossEntropyOutput {
 
 /**
  * A linear layer followed by cross-entropy, `F.cross_entropy(F.linear(x, weight, bias), labels,
- * ignore_index)`, that keeps the inputs of the linear layer instead of the logits: backward
- * recomputes the logits from x and the weight, chunk by chunk of rows (the "fused linear
- * cross-entropy" of Liger-Kernel, Hsu et al. 2024, arXiv 2410.10989). For a language-model head
- * the logits [tokens, vocab] are the largest tensor a step saves (LLaMA 60M at 256 tokens: 31 MiB
- * against 0.5 MiB for x); the price is one more x·Wᵀ product in backward.
+ * ignore_index)`, that never keeps the logits: when autograd records (grad mode on and x, the
+ * weight or the bias requires grad) the forward computes the gradients itself, chunk by chunk of
+ * rows, from the logits it makes for the loss, and keeps those instead (the "fused linear
+ * cross-entropy" of Liger-Kernel, Hsu et al. 2024, arXiv 2410.10989, §3.3). For a language-model
+ * head the logits [tokens, vocab] are the largest tensor a step would save (LLaMA 60M at 256
+ * tokens: 31 MiB against 0.5 MiB for dx), and no product is recomputed: the step does the three
+ * products of an unfused head (x·Wᵀ, dlogits·W, dlogitsᵀ·x), all in the forward.
  *
  * Shapes: x f32 [..., D], weight f32 [V, D], bias f32 [V] or null, labels i32 [...] (x's leading
  * dims) → logits [..., V] (a plain tensor the caller disposes, or null) and the scalar loss.
  * Loss and gradients are those of `crossEntropy(linear(x, weight, bias), labels)`.
  *
- * Saves (when recording): x (f32: the logits are recomputed from it, so it is never rounded),
- * labels, per-row logsumexp and the count [N + 1]; the weight (a parameter) is referenced.
- * Backward per chunk of rows: logits = x·Wᵀ + b again, dlogits = g · (softmax − onehot) / count,
- * then dx = dlogits·W, dW += dlogitsᵀ·x, db += Σ dlogits.
+ * Forward per chunk: logits = x·Wᵀ + b, per-row logsumexp and loss, δ = softmax − onehot (0 on
+ * ignored rows), dx = δ·W, dW += δᵀ·x, db += Σ δ. Saves (when recording): dx [..., D] (f32,
+ * "activation" memory), dW [V, D] and db [V] (counted as "gradient" memory: backward hands these
+ * buffers to the parameters, so a step's peak is no higher than the unfused head's) and the count
+ * of non-ignored rows. Backward scales them in place by g / count.
+ * A forward that records but is never backpropagated (an eval forward with grad on) still pays
+ * for the two gradient products: evaluate under `noGrad`.
  *
  * @throws {Error} when a tensor is not f32 (labels i32), weight is not [V, D] for x [..., D],
  * bias is not [V], labels' shape is not x's leading dims (the message names the shapes), or
@@ -95,95 +101,90 @@ export function linearCrossEntropy(
   const device = x.device;
   const rows = labels.numel;
   /** logits [n, V] (or `shape`) = xs·Wᵀ + b for the n rows of xs. */
-  const project = (xs: Tensor, w: Tensor, n: number, shape = [n, vocab]) =>
-    matmulInto(Tensor.empty(device, shape), xs, w, { batch: 1, m: n, n: vocab, k: inF }, {
+  const project = (xs: Tensor, n: number, shape = [n, vocab]) =>
+    matmulInto(Tensor.empty(device, shape), xs, weight, { batch: 1, m: n, n: vocab, k: inF }, {
       transB: true,
       bias: bias ?? undefined,
     });
-  let logits: Tensor | null = null;
-  let loss: Tensor;
-  let stats: Tensor;
-  if (options.returnLogits ?? true) {
-    logits = project(x, weight, rows, [...x.shape.slice(0, -1), vocab]);
-    ({ loss, stats } = crossEntropyForward(logits, labels, ignore));
-  } else {
-    stats = Tensor.empty(device, [rows + 1]);
-    const rowloss = Tensor.empty(device, [rows]);
-    forChunks(rows, chunk, (r0, n) => {
-      const xs = rowSlice(x, r0, n, inF, rows);
-      const ys = rowSlice(labels, r0, n, 1, rows);
-      const part = project(xs, weight, n);
-      if (n === rows) crossEntropyRows(part, ys, stats, rowloss, ignore);
-      else {
-        const ps = Tensor.empty(device, [n + 1]);
-        const pl = Tensor.empty(device, [n]);
-        crossEntropyRows(part, ys, ps, pl, ignore);
-        device.copy(ps, stats, n * 4, 0, r0 * 4);
-        device.copy(pl, rowloss, n * 4, 0, r0 * 4);
-        ps.dispose();
-        pl.dispose();
+  // The same condition as record()'s: when it holds, the gradients are computed here, from the
+  // logits this forward makes anyway, and backward only scales them.
+  const recording = isGradEnabled() && [x, weight, bias, labels].some((t) => t?.requiresGrad);
+  const dx = recording && x.requiresGrad ? Tensor.empty(device, x.shape) : null;
+  // dW and db are the parameters' gradients ahead of time: counted as gradient memory, and
+  // backward hands these very buffers to the parameters.
+  const dw = recording && weight.requiresGrad
+    ? Tensor.empty(device, weight.shape, { category: "gradient" })
+    : null;
+  const db = recording && bias?.requiresGrad
+    ? Tensor.empty(device, bias.shape, { category: "gradient" })
+    : null;
+  const returnLogits = options.returnLogits ?? true;
+  const logits = returnLogits ? project(x, rows, [...x.shape.slice(0, -1), vocab]) : null;
+  const stats = Tensor.empty(device, [rows + 1]);
+  const rowloss = Tensor.empty(device, [rows]);
+  // With the logits returned they are one chunk; otherwise chunks of rows, one alive at a time.
+  forChunks(rows, logits ? Math.max(rows, 1) : chunk, (r0, n) => {
+    const xs = rowSlice(x, r0, n, inF, rows);
+    const ys = rowSlice(labels, r0, n, 1, rows);
+    const part = logits ?? project(xs, n);
+    const whole = n === rows;
+    const st = whole ? stats : Tensor.empty(device, [n + 1]);
+    const rl = whole ? rowloss : Tensor.empty(device, [n]);
+    crossEntropyRows(part, ys, st, rl, ignore);
+    if (dx || dw || db) {
+      // Unscaled dlogits = softmax − onehot; backward applies g / count.
+      const dl = crossEntropyBackward(part, ys, st, null, ignore);
+      if (dx) {
+        const dxs = whole ? dx : Tensor.empty(device, [n, inF]);
+        matmulInto(dxs, dl, weight, { batch: 1, m: n, n: inF, k: vocab });
+        if (!whole) {
+          device.copy(dxs, dx, n * inF * 4, 0, r0 * inF * 4);
+          dxs.dispose();
+        }
       }
-      part.dispose();
-      if (xs !== x) xs.dispose();
-      if (ys !== labels) ys.dispose();
-    });
-    loss = crossEntropyMean(labels, rowloss, stats, ignore);
-    rowloss.dispose();
-  }
+      if (dw) {
+        matmulInto(dw, dl, xs, { batch: 1, m: vocab, n: inF, k: n }, {
+          transA: true,
+          accumulate: r0 > 0,
+        });
+      }
+      if (db) {
+        const sum = sumTo(dl, [vocab]);
+        if (r0 === 0) device.copy(sum, db, vocab * 4);
+        else accumulate(db, sum);
+        sum.dispose();
+      }
+      dl.dispose();
+    }
+    if (!whole) {
+      device.copy(st, stats, n * 4, 0, r0 * 4);
+      device.copy(rl, rowloss, n * 4, 0, r0 * 4);
+      st.dispose();
+      rl.dispose();
+    }
+    if (part !== logits) part.dispose();
+    if (xs !== x) xs.dispose();
+    if (ys !== labels) ys.dispose();
+  });
+  const loss = crossEntropyMean(labels, rowloss, stats, ignore);
+  rowloss.dispose();
   const out = record(loss, [x, weight, bias, labels], "LinearCrossEntropyBackward", (save) => {
-    const sx = save(x);
-    const sw = save(weight);
-    const sy = save(labels);
-    const ss = save(stats);
-    return (g) => {
-      const xAll = sx.tensor;
-      const w = sw.tensor;
-      const dx = x.requiresGrad ? Tensor.empty(device, x.shape) : null;
-      const dw = weight.requiresGrad ? Tensor.empty(device, weight.shape) : null;
-      const db = bias?.requiresGrad ? Tensor.empty(device, bias.shape) : null;
-      forChunks(rows, chunk, (r0, n) => {
-        const xs = rowSlice(xAll, r0, n, inF, rows);
-        const ys = rowSlice(sy.tensor, r0, n, 1, rows);
-        // This chunk's logsumexp rows, then the count the kernel reads at index n.
-        let st = ss.tensor;
-        if (n !== rows) {
-          st = Tensor.empty(device, [n + 1]);
-          device.copy(ss.tensor, st, n * 4, r0 * 4, 0);
-          device.copy(ss.tensor, st, 4, rows * 4, n * 4);
-        }
-        const part = project(xs, w, n);
-        const dl = crossEntropyBackward(part, ys, st, g, ignore);
-        part.dispose();
-        const d = { batch: 1, m: n, n: vocab, k: inF };
-        if (dx) {
-          const dxs = n === rows ? dx : Tensor.empty(device, [n, inF]);
-          matmulInto(dxs, dl, w, { batch: 1, m: n, n: inF, k: vocab });
-          if (n !== rows) {
-            device.copy(dxs, dx, n * inF * 4, 0, r0 * inF * 4);
-            dxs.dispose();
-          }
-        }
-        if (dw) {
-          matmulInto(dw, dl, xs, { batch: 1, m: d.n, n: d.k, k: d.m }, {
-            transA: true,
-            accumulate: r0 > 0,
-          });
-        }
-        if (db) {
-          const part = sumTo(dl, [vocab]);
-          if (r0 === 0) device.copy(part, db, vocab * 4);
-          else accumulate(db, part);
-          part.dispose();
-        }
-        dl.dispose();
-        for (const t of [xs, ys, st]) {
-          if (t !== xAll && t !== sy.tensor && t !== ss.tensor) t.dispose();
-        }
-      });
-      return [dx, dw, db, null];
-    };
+    // The count of non-ignored rows (stats[N]), for the mean's 1/count.
+    const count = Tensor.empty(device, [1]);
+    device.copy(stats, count, 4, rows * 4, 0);
+    const sc = save(count);
+    count.dispose();
+    const saves = [dx, dw, db].map((t) => t && save(t));
+    return (g) =>
+      saves.map((s) => {
+        if (!s) return null;
+        // The saved buffer itself becomes the gradient: released right after this backward.
+        scaleByGradOverCount(s.tensor, g, sc.tensor);
+        return s.tensor.view();
+      }).concat(null);
   });
   stats.dispose();
+  for (const t of [dx, dw, db]) t?.dispose();
   return { logits, loss: out };
 }
 

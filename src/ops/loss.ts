@@ -18,6 +18,8 @@ const K = defineKernels("loss.wgsl", code, {
     bindings: ["logits", "labels", "bstats", "bg", "bdx"],
     uniforms: ["n", "cols", "ignore"],
   },
+  ce_delta: { bindings: ["logits", "labels", "bstats", "bdx"], uniforms: ["n", "cols", "ignore"] },
+  ce_scale: { bindings: ["sbuf", "sgs", "scount"], uniforms: ["n"] },
   mse_diff: { bindings: ["pred", "tgt", "diff"], uniforms: ["n"] },
   mse_backward: { bindings: ["sd", "sg", "sout"], uniforms: ["n", "alpha"] },
 });
@@ -142,26 +144,52 @@ export function crossEntropyMean(
 
 /**
  * @internal dlogits = g · (softmax(logits) − onehot(label)) / count (zero on ignored rows) from
- * the stats of {@linkcode crossEntropyForward}; a new tensor of logits' shape.
+ * the stats of {@linkcode crossEntropyForward}; a new tensor of logits' shape. With g null, the
+ * unscaled softmax − onehot (NaN rows for an out-of-range label), which needs only the per-row
+ * logsumexp in stats[0..N) (the fused linear cross-entropy applies g / count later).
  */
 export function crossEntropyBackward(
   logits: Tensor,
   labels: Tensor,
   stats: Tensor,
-  g: Tensor,
+  g: Tensor | null,
   ignore: number,
 ): Tensor {
   const device = logits.device;
   const dx = Tensor.empty(device, logits.shape);
   const n = logits.numel;
   if (n > 0) {
-    K.ce_backward.launch(device, {
-      bindings: { logits, labels, bstats: stats, bg: g, bdx: dx },
-      uniforms: { n, cols: logits.shape[logits.ndim - 1], ignore: ignore >>> 0 },
-      workgroups: grid1d(n),
-    });
+    const uniforms = { n, cols: logits.shape[logits.ndim - 1], ignore: ignore >>> 0 };
+    const workgroups = grid1d(n);
+    if (g) {
+      K.ce_backward.launch(device, {
+        bindings: { logits, labels, bstats: stats, bg: g, bdx: dx },
+        uniforms,
+        workgroups,
+      });
+    } else {
+      K.ce_delta.launch(device, {
+        bindings: { logits, labels, bstats: stats, bdx: dx },
+        uniforms,
+        workgroups,
+      });
+    }
   }
   return dx;
+}
+
+/**
+ * @internal In place, t ·= g[0] / count[0], or 0 when count is 0 (every row ignored): the
+ * mean's 1/count and the upstream gradient, applied to gradients computed from
+ * {@linkcode crossEntropyBackward} without g. g and count are one-element f32 tensors.
+ */
+export function scaleByGradOverCount(t: Tensor, g: Tensor, count: Tensor): void {
+  if (t.numel === 0) return;
+  K.ce_scale.launch(t.device, {
+    bindings: { sbuf: t, sgs: g, scount: count },
+    uniforms: { n: t.numel },
+    workgroups: grid1d(t.numel),
+  });
 }
 
 /**

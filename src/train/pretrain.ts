@@ -44,7 +44,7 @@ export const PRETRAIN_CONFIGS: Record<string, LlamaConfigInput> = {
  * Training modes. `lean`: VeLoRA on every linear input (the `all` preset: q/k/v share one
  * compressed input, gate/up another; the paper's groups) + recomputed attention
  * (`attn_implementation: "flash_attention_2"`) + f16 saved activations + the lm_head fused with
- * the loss (`fusedLinearCrossEntropy`: logits recomputed in backward).
+ * the loss (`fusedLinearCrossEntropy`: gradients computed in the forward, logits never kept).
  */
 export type PretrainMode = "full" | "velora" | "checkpointing" | "lean";
 
