@@ -33,7 +33,7 @@ Flags:
   --config NAME          model preset: ${Object.keys(PRETRAIN_CONFIGS).join(", ")} (default small)
   --mode MODE            full | velora | checkpointing | lean | all (default velora)
                          lean: VeLoRA on every linear input + recomputed attention + f16 saved
-                         activations + logits recomputed in backward (the least memory)
+                         activations + lm_head fused with the loss (the least memory)
   --max-steps N          optimizer steps (default 150)
   --batch-size N         rows per step (default 8)
   --seq-len N            tokens per row (default 128)

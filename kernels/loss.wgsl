@@ -13,7 +13,7 @@
 // out = alpha · g · d.
 
 struct Params {
-  n: u32,      // ce_rows / ce_mean: rows N; ce_backward / mse_*: elements
+  n: u32,      // ce_rows / ce_mean: rows N; ce_backward / ce_delta / ce_scale / mse_*: elements
   cols: u32,   // C
   ignore: u32, // ignore_index as i32 bits
   alpha: f32,  // mse_backward: ±2/n

@@ -60,3 +60,23 @@ Deno.test("the default tokenizer saves vocab.txt that AutoTokenizer reloads", as
     assert.equal(b.batch, 2);
   });
 });
+
+Deno.test("AutoTokenizer: a folder without a tokenizer and an id that is neither a folder nor cached are told apart", async () => {
+  await withTempDir(async (dir) => {
+    await assert.rejects(
+      AutoTokenizer.from_pretrained(dir),
+      new RegExp(`${dir}: no tokenizer.json or vocab.txt`),
+    );
+    await assert.rejects(
+      AutoTokenizer.from_pretrained("nobody/no-such-model", {
+        cache_dir: dir,
+        local_files_only: true,
+      }),
+      (e: Error) => {
+        assert.match(e.message, /^nobody\/no-such-model: not a local folder, and no tokenizer/);
+        assert.match(e.message, /is not in the cache .* local_files_only is set/);
+        return true;
+      },
+    );
+  });
+});

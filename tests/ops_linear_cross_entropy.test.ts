@@ -3,6 +3,8 @@ import { Tensor } from "../src/tensor/tensor.ts";
 import { linearCrossEntropy } from "../src/ops/linear_cross_entropy.ts";
 import { tidy } from "../src/tensor/scope.ts";
 import { noGrad } from "../src/autograd/grad_mode.ts";
+import { add, mul, scale } from "../src/ops/basic.ts";
+import { sum } from "../src/ops/reduce.ts";
 import { assertClose, randomArray, rng, testDevice } from "./helpers/gpu.ts";
 import { gradcheck } from "./helpers/gradcheck.ts";
 import { forwardBackward } from "./helpers/ops.ts";
@@ -172,4 +174,58 @@ Deno.test("linearCrossEntropy: gradients computed in the forward are freed with 
     t.grad = null;
   }
   for (const t of [loss, x, w, b, some, none]) t.dispose();
+});
+
+Deno.test("linearCrossEntropy: the gradients made in the forward add into an existing .grad and into other uses of the weight in one graph", async () => {
+  const device = await testDevice();
+  const [n, d, v] = [7, 5, 300];
+  const xa = randomArray(n * d, 51, -2, 2);
+  const wa = randomArray(v * d, 52, -1, 1);
+  const ba = randomArray(v, 53);
+  const la = Int32Array.from({ length: n }, (_, i) => i % 3 === 2 ? -100 : (i * 37) % v);
+  const lb = Int32Array.from({ length: n }, (_, i) => i % 2 ? -100 : (i * 11 + 5) % v);
+  const labels = [la, lb].map((l) => Tensor.from(device, l, [n], { dtype: "i32" }));
+  const param = (a: Float32Array, shape: number[]) =>
+    Tensor.from(device, a, shape, { requiresGrad: true });
+  const plus = (a: Float64Array, b: Float64Array, s = 1) => a.map((t, i) => t + s * b[i]);
+  for (const options of [{}, { returnLogits: false, chunkRows: 3 }]) {
+    const at = JSON.stringify(options);
+    // Gradient accumulation: two micro-batches, each loss × 0.5, the second into the first's .grad.
+    const w = param(wa, [v, d]);
+    const b = param(ba, [v]);
+    for (const y of labels) {
+      const x = Tensor.from(device, xa, [n, d]);
+      tidy(() => scale(linearCrossEntropy(x, w, b, y, options).loss, 0.5).backward());
+      x.dispose();
+    }
+    const [ra, rb] = [la, lb].map((l) => reference(xa, wa, ba, l, d, 0.5));
+    const tol = { rtol: 1e-4, atol: 1e-6 };
+    assertClose(await w.grad!.toArray(), plus(ra.dw, rb.dw), {
+      ...tol,
+      what: `${at} accumulated dW`,
+    });
+    assertClose(await b.grad!.toArray(), plus(ra.db, rb.db), {
+      ...tol,
+      what: `${at} accumulated db`,
+    });
+    // One graph: 2·CE(x, W; a) + CE(x, W; b) + 0.1·ΣW² (as a tied weight's other use), x not a leaf.
+    const x0 = param(xa, [n, d]);
+    const w2 = param(wa, [v, d]);
+    tidy(() => {
+      const x = scale(x0, 1);
+      const [l1, l2] = labels.map((y) => linearCrossEntropy(x, w2, null, y, options).loss);
+      add(add(scale(l1, 2), l2), scale(sum(mul(w2, w2)), 0.1)).backward();
+    });
+    const [r1, r2] = [[la, 2], [lb, 1]].map(([l, g]) =>
+      reference(xa, wa, null, l as Int32Array, d, g as number)
+    );
+    const dw = plus(plus(r1.dw, r2.dw), Float64Array.from(wa), 0.2);
+    assertClose(await w2.grad!.toArray(), dw, { ...tol, what: `${at} shared dW` });
+    assertClose(await x0.grad!.toArray(), plus(r1.dx, r2.dx), { ...tol, what: `${at} shared dx` });
+    for (const t of [w, b, x0, w2]) {
+      t.grad!.dispose();
+      t.dispose();
+    }
+  }
+  for (const y of labels) y.dispose();
 });

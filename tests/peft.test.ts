@@ -396,3 +396,15 @@ Deno.test("pipeline('text-classification', adapterDir): the base from base_model
     again.dispose();
   });
 });
+
+Deno.test("save_pretrained of an adapter on a from_pretrained model records the base's folder (PEFT's base_model_name_or_path)", async () => {
+  const base = await bert();
+  assert.equal(base.name_or_path, bertDir);
+  const peft = get_peft_model(base, new LoraConfig({ r: 2, target_modules: ["query"] }));
+  await withTempDir(async (dir) => {
+    await peft.save_pretrained(dir);
+    const saved = JSON.parse(await Deno.readTextFile(join(dir, "adapter_config.json")));
+    assert.equal(saved.base_model_name_or_path, bertDir);
+  });
+  peft.dispose();
+});

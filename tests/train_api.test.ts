@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { testDevice } from "./helpers/gpu.ts";
 import { TRAINING_ARGS_DEFAULTS, TrainingArguments } from "../src/train/training_args.ts";
 import { CliError, parseFinetuneArgs } from "../src/train/finetune_cli.ts";
-import { FINETUNE_DEFAULTS } from "../src/train/job.ts";
+import { FINETUNE_DEFAULTS, prepareData } from "../src/train/job.ts";
 import { writeAtomic } from "../src/util/write_atomic.ts";
 import { trainStep } from "../src/train/step.ts";
 import { AdamW } from "../src/optim/adamw.ts";
@@ -158,6 +158,20 @@ Deno.test("the job's CLI accepts HF run_glue.py spellings beside its own flags",
   assert.throws(() => parseFinetuneArgs(["--lora-r", "0"]), /--lora-r expects an integer ≥ 1/);
   assert.throws(() => parseFinetuneArgs(["--lora-target-modules", " , "]), /is empty/);
   assert.throws(() => parseFinetuneArgs(["--mode", "qlora"]), /--mode must be full, velora/);
+  assert.throws(
+    () => parseFinetuneArgs(["--eval-fraction", "0.99"]),
+    /--eval-fraction expects a number in \(0, 0\.9\], got "0\.99"/,
+  );
+});
+
+Deno.test("prepareData names the option whose file is missing", async () => {
+  await withTempDir(async (dir) => {
+    const missing = join(dir, "nope.tsv");
+    await assert.rejects(prepareData({ data: missing }), (e: Error) => {
+      assert.equal(e.message, `--data ${missing}: no such file`);
+      return true;
+    });
+  });
 });
 
 Deno.test("trainStep accumulates micro-batches, clips, steps and clears the gradients", async () => {

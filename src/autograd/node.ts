@@ -155,6 +155,15 @@ export interface SaveOptions {
 export type SaveFn = (t: Tensor, options?: SaveOptions) => SavedTensor;
 
 /**
+ * Whether {@linkcode record} will record a node for these inputs now: grad mode is on and one of
+ * them requires grad. For ops that do backward work in their forward (and must agree with
+ * `record` exactly, or gradients would go missing without an error).
+ */
+export function willRecord(inputs: readonly (Tensor | null | undefined)[]): boolean {
+  return isGradEnabled() && inputs.some((t) => t?.requiresGrad);
+}
+
+/**
  * Attaches an autograd node to `out` when grad mode is on and any input requires grad; otherwise
  * returns `out` untouched and `build` never runs, so nothing is saved (eval and `noGrad`).
  * `build` declares what the op saves and returns the backward function.
@@ -165,7 +174,7 @@ export function record(
   name: string,
   build: (save: SaveFn) => BackwardFn,
 ): Tensor {
-  if (!isGradEnabled() || !inputs.some((t) => t?.requiresGrad)) return out;
+  if (!willRecord(inputs)) return out;
   const saved: SavedTensor[] = [];
   const backward = build((t, options) => {
     const s = new SavedTensor(t, options);

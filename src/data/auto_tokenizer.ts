@@ -184,6 +184,16 @@ export class AutoTokenizer {
       if (name === "tokenizer.json") break;
     }
     if (!folder || !("tokenizer.json" in files || "vocab.txt" in files)) {
+      if (folder === null && !await isDirectory(idOrDir)) {
+        // Not a local folder: a hub id (or a mistyped relative path). Resolving tokenizer.json as
+        // required gives the hub's own reason (not cached and unreachable, no such repo, 404).
+        await resolveModelFile(idOrDir, "tokenizer.json", options).catch((e: Error) => {
+          throw new Error(
+            `${idOrDir}: not a local folder, and no tokenizer (tokenizer.json or vocab.txt) ` +
+              `from the hub: ${e.message}`,
+          );
+        });
+      }
       throw new Error(`${idOrDir}: no tokenizer.json or vocab.txt (cannot load a tokenizer)`);
     }
     const config = await resolveModelFile(idOrDir, "tokenizer_config.json", {
@@ -193,4 +203,8 @@ export class AutoTokenizer {
     if (config) files["tokenizer_config.json"] = await Deno.readTextFile(config);
     return new PreTrainedTokenizer(await loadTokenizer(folder), files);
   }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return await Deno.stat(path).then((s) => s.isDirectory, () => false);
 }

@@ -38,6 +38,11 @@ export interface PretrainedConfigLike {
   attn_implementation?: AttnImplementation;
   /** Where the config came from (a file path), for error messages. */
   readonly source?: string;
+  /**
+   * HF `_name_or_path`: the hub id or folder `from_pretrained` loaded the model from (PEFT
+   * records it as the adapter's `base_model_name_or_path`); unset for a model built in code.
+   */
+  _name_or_path?: string;
   /** Writes config.json into `dir`. */
   save_pretrained(dir: string): Promise<void>;
   /** Parameter counts the config implies, for the size check before allocation. */
@@ -118,6 +123,11 @@ export abstract class PreTrainedModel<
   static readonly base_model_prefix: string = "";
   /** The config. */
   readonly config: C;
+
+  /** HF `name_or_path`: the id or folder the model was loaded from (`config._name_or_path`). */
+  get name_or_path(): string | null {
+    return this.config._name_or_path ?? null;
+  }
 
   /**
    * Stores the config after checking that its parameters fit (before any allocation).
@@ -222,6 +232,7 @@ export async function loadModel<M extends PreTrainedModel, C extends PretrainedC
     ALL_ATTENTION_FUNCTIONS.get(config.attn_implementation);
   }
   const path = await resolveWeights(idOrDir, options);
+  config._name_or_path = idOrDir;
   const model = new cls(options.device, config, { seed: options.seed, init: false });
   try {
     const { loaded } = await loadPretrainedWeights(

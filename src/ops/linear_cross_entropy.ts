@@ -1,8 +1,7 @@
-import { record } from "../autograd/node.ts";
+import { record, willRecord } from "../autograd/node.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { matmulInto } from "./matmul.ts";
 import { accumulate, sumTo } from "./basic.ts";
-import { isGradEnabled } from "../autograd/grad_mode.ts";
 import {
   crossEntropyBackward,
   crossEntropyMean,
@@ -106,9 +105,9 @@ export function linearCrossEntropy(
       transB: true,
       bias: bias ?? undefined,
     });
-  // The same condition as record()'s: when it holds, the gradients are computed here, from the
-  // logits this forward makes anyway, and backward only scales them.
-  const recording = isGradEnabled() && [x, weight, bias, labels].some((t) => t?.requiresGrad);
+  // record()'s own condition: when it holds, the gradients are computed here, from the logits
+  // this forward makes anyway, and backward only scales them.
+  const recording = willRecord([x, weight, bias, labels]);
   const dx = recording && x.requiresGrad ? Tensor.empty(device, x.shape) : null;
   // dW and db are the parameters' gradients ahead of time: counted as gradient memory, and
   // backward hands these very buffers to the parameters.

@@ -96,8 +96,8 @@ Data
   --text-pair-column NAME   second text column for sentence pairs (RTE, MRPC)
   --label-column NAME       label column (default: label)
   --skip-bad-rows           skip and count bad rows instead of failing
-  --max-train-examples N    [--max_train_samples] stratified subset of the training data;
-                            the default eval split is taken from this subset
+  --max-train-examples N    [--max_train_samples] stratified subset of N training examples;
+                            without --eval-data the held-out split keeps its share (N·F/(1−F))
   --max-eval-examples N     [--max_eval_samples] stratified subset of the evaluation data
 Model
   --model ID_OR_DIR         [--model_name_or_path] Hugging Face hub id or local HF folder
@@ -201,7 +201,9 @@ export function parseFinetuneArgs(argv: readonly string[]): FinetuneCommand {
       n > max || (o.positive && !(n > 0))
     ) {
       const what = o.integer ? "an integer" : "a number";
-      const bound = o.positive
+      const bound = o.positive && o.max !== undefined
+        ? ` in (0, ${max}]`
+        : o.positive
         ? " > 0"
         : o.max !== undefined
         ? ` in [${min}, ${max}]`

@@ -171,6 +171,20 @@ function stratum<T extends Example>(
   return f(xs.map((ex) => ({ label: regression ? 0 : ex.label, ex }))).map((w) => w.ex);
 }
 
+/** `loadTextClassificationFile`, with a missing file reported under the option that named it. */
+async function loadDataFile(
+  flag: string,
+  path: string,
+  options: Parameters<typeof loadTextClassificationFile>[1],
+): Promise<Dataset> {
+  try {
+    return await loadTextClassificationFile(path, options);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new Error(`${flag} ${path}: no such file`);
+    throw e;
+  }
+}
+
 /** Loads and splits the data of a run (deterministic by seed). */
 export async function prepareData(o: FinetuneOptions): Promise<PreparedData> {
   const columns = {
@@ -181,7 +195,7 @@ export async function prepareData(o: FinetuneOptions): Promise<PreparedData> {
   };
   const seed = o.seed ?? FINETUNE_DEFAULTS.seed;
   const ds: Dataset = o.data
-    ? await loadTextClassificationFile(o.data, columns)
+    ? await loadDataFile("--data", o.data, columns)
     : await loadSpamAssassin();
   let train: Example[];
   let evalSet: Example[];
@@ -191,7 +205,8 @@ export async function prepareData(o: FinetuneOptions): Promise<PreparedData> {
   const subset = (xs: readonly Example[], n: number, s: number) =>
     stratum(regression, (w) => takeSubset(w, n, s), xs);
   if (o.evalData) {
-    const ev = await loadTextClassificationFile(
+    const ev = await loadDataFile(
+      "--eval-data",
       o.evalData,
       regression ? { ...columns, regression } : { ...columns, labels: Object.values(ds.id2label) },
     );

@@ -203,11 +203,13 @@ export class LlamaForCausalLM extends LlamaPreTrainedModel {
    * With labels, compute the loss by `linearCrossEntropy`: lm_head fused with the loss, chunk by
    * chunk of rows; when training, the forward computes the lm_head's gradients from each chunk of
    * logits and keeps those instead of the logits (LLaMA 60M × 256 tokens: 31 MiB fewer saved
-   * bytes, no product recomputed). Same loss and gradients. In training with grad the logits are never materialised
-   * (as Liger-Kernel's fused loss): `logits` is then an empty [batch, 0, vocab_size] tensor; in
-   * eval or under `noGrad` they are returned in full (without gradient). Only while `lm_head` is
-   * a plain `Linear` (a LoRA- or VeLoRA-wrapped head takes the usual path). Default false; the
-   * `lean` setting turns it on.
+   * bytes, no product recomputed). Same loss and gradients. In training with grad the logits are
+   * never materialised (as Liger-Kernel's fused loss): `logits` is then an empty
+   * [batch, 0, vocab_size] tensor; in eval or under `noGrad` they are returned in full (without
+   * gradient). A forward with labels while grad is on pays for those gradient products even if
+   * backward never runs: evaluate under `noGrad`. Only while `lm_head` is a plain `Linear` (a
+   * LoRA- or VeLoRA-wrapped head takes the usual path). Default false; the `lean` setting turns
+   * it on.
    */
   fusedLinearCrossEntropy = false;
 
