@@ -1,5 +1,6 @@
 import { dirname, join } from "node:path";
 import { resolveModelFile, type ResolveModelFileOptions } from "../hub/resolve.ts";
+import { isDirectory } from "../hub/cache.ts";
 import { loadDefaultVocab } from "./default_vocab.ts";
 import { type ChatMessage, renderChatTemplate } from "./chat_template.ts";
 import { writeAtomic } from "../util/write_atomic.ts";
@@ -203,8 +204,4 @@ export class AutoTokenizer {
     if (config) files["tokenizer_config.json"] = await Deno.readTextFile(config);
     return new PreTrainedTokenizer(await loadTokenizer(folder), files);
   }
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  return await Deno.stat(path).then((s) => s.isDirectory, () => false);
 }

@@ -127,6 +127,15 @@ export async function isFile(path: string): Promise<boolean> {
   }
 }
 
+/** True when `path` exists and is (or links to) a directory. */
+export async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * A blob name from an `ETag` / `X-Linked-Etag` header value: weak prefix and quotes removed;
  * null when the result is not a safe file name.

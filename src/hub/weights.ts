@@ -12,17 +12,10 @@ import {
   SAFETENSORS_SINGLE_NAME,
 } from "../io/safetensors_sharded.ts";
 import { resolveModelFile, type ResolveModelFileOptions } from "./resolve.ts";
+import { isDirectory } from "./cache.ts";
 
 /** Options of {@link resolveModelWeights}: those of `resolveModelFile` except `required`. */
 export type ResolveModelWeightsOptions = Omit<ResolveModelFileOptions, "required">;
-
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Resolves a model's weights to a local path that `loadSafetensorsSharded` accepts: the

@@ -4,7 +4,7 @@ import { BertConfig } from "../models/bert/config.ts";
 import { BertForSequenceClassification } from "../models/bert/modeling_bert.ts";
 import { AutoTokenizer, PreTrainedTokenizer } from "../data/auto_tokenizer.ts";
 import { loadSpamAssassin } from "../data/spam_assassin.ts";
-import { loadTextClassificationFile } from "../data/text_file.ts";
+import { loadTextClassificationFile, type TextFileOptions } from "../data/text_file.ts";
 import { stratifiedSplit, takeSubset } from "../data/split.ts";
 import type { Dataset, Example } from "../data/types.ts";
 import { applyVeLoRA, type VeLoRAReport } from "../velora/apply.ts";
@@ -175,7 +175,7 @@ function stratum<T extends Example>(
 async function loadDataFile(
   flag: string,
   path: string,
-  options: Parameters<typeof loadTextClassificationFile>[1],
+  options: TextFileOptions,
 ): Promise<Dataset> {
   try {
     return await loadTextClassificationFile(path, options);
